@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { mkdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { DEFAULT_MODELS_DIR } from '../../paths.js';
+import { loadDetector, type PrecisionChoice } from '../../vision/face-pipeline.js';
+import { errorReason, loadImage } from '../../vision/image.js';
+import { cv, type Mat } from '../../vision/opencv.js';
+import type { DetectedFace } from '../../vision/mtcnn/detector.js';
+import { info, printJson } from '../output.js';
+import { addPipelineOptions, pipelineOptionsFrom, type PipelineCliOptions } from './pipeline-options.js';
+
+interface DetectOptions extends PipelineCliOptions {
+  draw?: string;
+  json?: boolean;
+}
+
+export function registerDetectCommand(program: Command): void {
+  addPipelineOptions(
+    program
+      .command('detect')
+      .description('detect faces: box [x, y, w, h], score and five landmarks per face')
+      .argument('<images...>', 'image files')
+      .option('--draw <dir>', 'write annotated copies into this folder')
+      .option('--json', 'print JSON'),
+  ).action(async (images: string[], o: DetectOptions) => {
+    const { detector, provider } = await loadDetector(pipelineOptionsFrom(o));
+    if (!o.json) info(`detector: MTCNN ${o.precision}, provider ${provider}`);
+    if (o.draw) mkdirSync(o.draw, { recursive: true });
+    const results: { file: string; width?: number; height?: number; faces?: DetectedFace[]; error?: string }[] = [];
+    for (const file of images) {
+      try {
+        const img = loadImage(file);
+        const { faces } = await detector.detect(img.mat);
+        results.push({ file, width: img.width, height: img.height, faces });
+        if (o.draw) drawFaces(img.mat, faces, join(o.draw, basename(file)));
+        if (!o.json) printFaces(file, img.width, img.height, faces);
+      } catch (err) {
+        results.push({ file, error: errorReason(err) });
+        if (!o.json) console.log(`${file}: error: ${errorReason(err)}`);
+      }
+    }
+    if (o.json) printJson(results);
+    if (results.some((r) => r.error)) process.exitCode = 1;
+  });
+}
+
+function printFaces(file: string, w: number, h: number, faces: DetectedFace[]): void {
+  console.log(`${file} (${w}x${h}): ${faces.length} face${faces.length === 1 ? '' : 's'}`);
+  faces.forEach((f, i) => {
+    const lm = f.landmarks.map(([x, y]) => `[${x.toFixed(1)}, ${y.toFixed(1)}]`).join(' ');
+    console.log(`  #${i + 1} box [${f.box.map((v) => v.toFixed(1)).join(', ')}] score ${f.score.toFixed(4)} landmarks ${lm}`);
+  });
+}
+
+function drawFaces(rgb: Mat, faces: DetectedFace[], out: string): void {
+  const img = rgb.cvtColor(cv.COLOR_RGB2BGR);
+  const thickness = Math.max(1, Math.round(Math.max(img.cols, img.rows) / 400));
+  for (const f of faces) {
+    const [x, y, w, h] = f.box;
+    img.drawRectangle(new cv.Rect(Math.round(x), Math.round(y), Math.round(w), Math.round(h)), new cv.Vec3(0, 255, 0), thickness);
+    for (const [px, py] of f.landmarks) img.drawCircle(new cv.Point2(Math.round(px), Math.round(py)), thickness + 1, new cv.Vec3(0, 0, 255), -1);
+    img.putText(f.score.toFixed(3), new cv.Point2(Math.round(x), Math.max(10, Math.round(y) - 4)), cv.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, new cv.Vec3(0, 255, 0), thickness);
+  }
+  cv.imwrite(out, img);
+}

@@ -1,0 +1,27 @@
+// facegate command line: one binary, subcommands for people (plain text) and scripts (--json).
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../paths.js';
+import { registerModelsCommands } from './commands/models.js';
+import { registerDetectCommand } from './commands/detect.js';
+import { CliError } from './output.js';
+
+const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+
+const program = new Command('facegate')
+  .description('face-recognition door controller: MTCNN + MobileFaceNet on ONNX Runtime')
+  .version(pkg.version)
+  .showHelpAfterError();
+
+registerModelsCommands(program);
+registerDetectCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`facegate: ${(err as Error).message}\n`);
+  process.exitCode = err instanceof CliError ? err.exitCode : 1;
+}
