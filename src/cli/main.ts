@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../paths.js';
 import { registerModelsCommands } from './commands/models.js';
 import { registerDetectCommand } from './commands/detect.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { CliError } from './output.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -18,6 +19,7 @@ const program = new Command('facegate')
 
 registerModelsCommands(program);
 registerDetectCommand(program);
+registerDemoCommand(program, (argv) => program.parseAsync(argv, { from: 'user' }).then(() => undefined));
 
 try {
   await program.parseAsync(process.argv);

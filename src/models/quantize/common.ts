@@ -1,6 +1,7 @@
 // Pieces shared by the weight-only and the static (QDQ) quantisers: int8 weight maths and the
-// small amount of graph bookkeeping both need. Everything here is a pure function of its input,
-// so the quantised bytes depend only on the float model (and, for static, the calibration).
+// small amount of graph bookkeeping both need. Nothing here reads clocks or randomness and all
+// iteration follows graph order, so the quantised bytes depend only on the float model (and, for
+// static, the calibration).
 import {
   DataType,
   attr,
