@@ -8,6 +8,9 @@ import { REPO_ROOT } from '../paths.js';
 import { registerModelsCommands } from './commands/models.js';
 import { registerDetectCommand } from './commands/detect.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerBenchCommand } from './commands/bench.js';
+import { registerCompareCommand } from './commands/compare.js';
+import { registerEvalCommand } from './commands/eval.js';
 import { CliError } from './output.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -19,6 +22,9 @@ const program = new Command('facegate')
 
 registerModelsCommands(program);
 registerDetectCommand(program);
+registerBenchCommand(program);
+registerCompareCommand(program);
+registerEvalCommand(program);
 registerDemoCommand(program, (argv) => program.parseAsync(argv, { from: 'user' }).then(() => undefined));
 
 try {

@@ -1,0 +1,122 @@
+import type { Command } from 'commander';
+import { availableParallelism } from 'node:os';
+import { DEFAULT_MODELS_DIR, SOURCES_CACHE_DIR } from '../../paths.js';
+import { fetchSamplePhotos } from '../../fixtures/sample-photos.js';
+import { loadDetector, type PrecisionChoice } from '../../vision/face-pipeline.js';
+import { buildBenchFrames } from '../../bench/frames.js';
+import { machineFacts, peakRssKiB, PRECISIONS, runStageBench, STAGES, WARMUP_RUNS, type MachineFacts, type Summary } from '../../bench/stage-bench.js';
+import { info, printJson } from '../output.js';
+
+interface BenchOptions {
+  modelsDir: string;
+  runs: string;
+  precision: string;
+  threads: string;
+  json?: boolean;
+}
+
+/** One part of the report; each runs on its own and renders its own JSON and text. */
+interface BenchSection {
+  name: string;
+  run(): Promise<{ json: unknown; text: string[] }>;
+}
+
+export function registerBenchCommand(program: Command): void {
+  program
+    .command('bench')
+    .description('measure per-stage latency of the vision pipeline on this machine (decode, MTCNN stages, alignment, embedding)')
+    .option('--models-dir <dir>', 'models folder with manifest.json', DEFAULT_MODELS_DIR)
+    .option('--runs <n>', 'timed runs per configuration, after a few untimed warm-up runs', '30')
+    .option('--precision <list>', `model precisions, comma-separated (${PRECISIONS.join(', ')})`, PRECISIONS.join(','))
+    .option('--threads <list>', 'intra-op thread counts, comma-separated', `1,${availableParallelism()}`)
+    .option('--json', 'print JSON')
+    .action(async (o: BenchOptions) => {
+      const sections: BenchSection[] = [
+        stageSection({ modelsDir: o.modelsDir, runs: positiveInt('runs', o.runs), precisions: parsePrecisions(o.precision), threads: parseThreads(o.threads) }),
+      ];
+      const machine = machineFacts();
+      const results: Record<string, unknown> = {};
+      const text: string[] = [machineLine(machine)];
+      for (const section of sections) {
+        const r = await section.run();
+        results[section.name] = r.json;
+        text.push('', ...r.text);
+      }
+      const rss = peakRssKiB();
+      if (o.json) {
+        printJson({ machine, sections: results, peakRssKiB: rss });
+      } else {
+        text.push('', `peak RSS: ${(rss / 1024).toFixed(1)} MiB`);
+        console.log(text.join('\n'));
+      }
+    });
+}
+
+function stageSection(o: { modelsDir: string; runs: number; precisions: PrecisionChoice[]; threads: number[] }): BenchSection {
+  return {
+    name: 'stages',
+    async run() {
+      info('bench: building the test frames and checking their face counts with the float32 detector');
+      const photos = await fetchSamplePhotos({ cacheDir: SOURCES_CACHE_DIR });
+      const { detector } = await loadDetector({ modelsDir: o.modelsDir, precision: 'float32', log: info });
+      const frames = await buildBenchFrames(photos, detector);
+      const configs = await runStageBench({ ...o, frames, onProgress: (line) => info(`bench: ${line}`), log: info });
+      const providers = [...new Set(configs.flatMap((c) => [c.providers.detector, c.providers.embedder]))];
+      const text = [`stage latency in ms, median/p90 of ${o.runs} runs per configuration after ${WARMUP_RUNS} warm-up runs; provider ${providers.join(', ')}`];
+      for (const frame of frames) {
+        text.push('', `${frame.name} frame (${frame.width}x${frame.height}, ${frame.sources.join(', ')})`);
+        const rows = configs
+          .filter((c) => c.frame === frame.name)
+          .map((c) => [c.precision, String(c.threads), String(c.faces), ...STAGES.map((s) => medianP90(c.stages[s]))]);
+        text.push(...formatTable(['precision', 'threads', 'faces', ...STAGES], rows));
+      }
+      return {
+        json: { runs: o.runs, warmupRuns: WARMUP_RUNS, providers, frames: frames.map(({ jpeg, ...f }) => ({ ...f, jpegBytes: jpeg.length })), configs },
+        text,
+      };
+    },
+  };
+}
+
+function machineLine(m: MachineFacts): string {
+  const gib = (m.totalMemoryBytes / 1024 ** 3).toFixed(1);
+  return `machine: ${m.cpuModel}, ${m.cores} cores, ${gib} GiB RAM, ${m.os} ${m.arch}, node ${m.node}, onnxruntime-node ${m.onnxruntimeNode}`;
+}
+
+/** Few digits on big numbers, more on small ones: a stage of 0.05 ms and one of 250 ms both stay readable. */
+function ms(v: number): string {
+  return v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0);
+}
+
+function medianP90(s: Summary): string {
+  return `${ms(s.median)}/${ms(s.p90)}`;
+}
+
+/** Columns padded to their widest cell; the first (a name) left-aligned, the numbers right-aligned. */
+function formatTable(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+function positiveInt(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive whole number, got "${v}"`);
+  return n;
+}
+
+function parseThreads(list: string): number[] {
+  // Deduplicated: on a one-core machine the default "1,1" would otherwise run everything twice.
+  return [...new Set(list.split(',').map((v) => positiveInt('threads', v.trim())))];
+}
+
+function parsePrecisions(list: string): PrecisionChoice[] {
+  const items = [...new Set(list.split(',').map((p) => p.trim()))];
+  const bad = items.filter((p) => !(PRECISIONS as string[]).includes(p));
+  if (bad.length > 0) throw new Error(`--precision: unknown ${bad.join(', ')} (choose from ${PRECISIONS.join(', ')})`);
+  return items as PrecisionChoice[];
+}

@@ -1,0 +1,515 @@
+// Verification plots: ROC curves and genuine/impostor score histograms. The figure is first laid
+// out as a small scene of shapes in pixel units; an SVG writer and an OpenCV rasteriser then draw
+// the same scene, so the .svg and .png of one result cannot disagree.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, extname } from 'node:path';
+import { cv, type Mat } from '../vision/opencv.js';
+
+export type Rgb = readonly [number, number, number];
+export type Pt = readonly [number, number];
+
+export interface Bar {
+  x0: number;
+  x1: number;
+  /** y of the bar's top edge; bars grow up from the shape's baseline. */
+  top: number;
+}
+
+export type Shape =
+  | { kind: 'line'; from: Pt; to: Pt; colour: Rgb; width: number; dashed?: boolean }
+  | { kind: 'polyline'; points: Pt[]; colour: Rgb; width: number; title?: string }
+  | { kind: 'rect'; x: number; y: number; w: number; h: number; fill?: Rgb; opacity?: number; stroke?: Rgb }
+  | { kind: 'bars'; baseline: number; bars: Bar[]; fill: Rgb; opacity: number; outline: Rgb }
+  | { kind: 'text'; at: Pt; text: string; size: number; colour: Rgb; anchor: 'start' | 'middle' | 'end'; bold?: boolean; vertical?: boolean };
+
+/** Pixel coordinates with SVG's convention: pixel (i, j) covers [i, i+1) x [j, j+1). */
+export interface Scene {
+  width: number;
+  height: number;
+  background: Rgb;
+  groups: { id: string; shapes: Shape[] }[];
+}
+
+export interface VerificationPlotData {
+  roc: { far: number[]; tar: number[]; label: string }[];
+  genuine: number[];
+  impostor: number[];
+  title: string;
+  thresholds?: { value: number; label: string }[];
+}
+
+// Okabe-Ito palette: distinguishable with the common colour-vision deficiencies and in greyscale.
+export const ROC_COLOURS: readonly Rgb[] = [[0, 114, 178], [213, 94, 0], [204, 121, 167], [86, 180, 233], [0, 0, 0]];
+export const GENUINE_COLOUR: Rgb = [0, 158, 115];
+export const IMPOSTOR_COLOUR: Rgb = [230, 159, 0];
+const INK: Rgb = [34, 34, 34];
+const MUTED: Rgb = [90, 90, 90];
+const GRID: Rgb = [222, 222, 222];
+const MINOR_GRID: Rgb = [240, 240, 240];
+const WHITE: Rgb = [255, 255, 255];
+
+const WIDTH = 1200;
+const HEIGHT = 500;
+const PANEL_MARGIN = { left: 78, right: 28, top: 84, bottom: 62 };
+const TICK_SIZE = 12;
+const LABEL_SIZE = 14;
+const HISTOGRAM_BINS = 40;
+/** The ROC's FAR axis starts here unless some curve reaches lower. */
+const DEFAULT_MIN_FAR = 1e-4;
+
+export type PlotFormat = 'svg' | 'png';
+
+export function plotFormat(path: string): PlotFormat {
+  const ext = extname(path).toLowerCase();
+  if (ext === '.svg' || ext === '.png') return ext.slice(1) as PlotFormat;
+  throw new Error(`cannot write a plot to "${path}": the file name must end in .svg or .png`);
+}
+
+export function writeVerificationPlot(path: string, data: VerificationPlotData): void {
+  const format = plotFormat(path);
+  const scene = verificationScene(data);
+  mkdirSync(dirname(path), { recursive: true });
+  if (format === 'svg') writeFileSync(path, renderSvg(scene));
+  else cv.imwrite(path, rasterise(scene).cvtColor(cv.COLOR_RGB2BGR));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout
+
+interface Axis {
+  lo: number;
+  hi: number;
+  log: boolean;
+  /** Pixel positions of lo and hi (for a y axis, px0 is the bottom). */
+  px0: number;
+  px1: number;
+}
+
+interface Tick {
+  value: number;
+  label?: string;
+}
+
+export function toPx(a: Axis, v: number): number {
+  const t = a.log ? (Math.log10(v) - Math.log10(a.lo)) / (Math.log10(a.hi) - Math.log10(a.lo)) : (v - a.lo) / (a.hi - a.lo);
+  return a.px0 + t * (a.px1 - a.px0);
+}
+
+/** Half-pixel positions make one-pixel lines crisp instead of smeared over two pixels. */
+function crisp(v: number): number {
+  return Math.floor(v) + 0.5;
+}
+
+export function textWidth(text: string, size: number): number {
+  // Average advance of a sans-serif font, and of OpenCV's Hershey font at the scale rasterise uses.
+  return 0.56 * size * text.length;
+}
+
+export function niceStep(span: number, target: number): number {
+  const raw = span / target;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const m = raw / p;
+  return (m < 1.5 ? 1 : m < 3 ? 2 : m < 7 ? 5 : 10) * p;
+}
+
+export function linearTicks(lo: number, hi: number, target = 5): Tick[] {
+  const step = niceStep(hi - lo, target);
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  const ticks: Tick[] = [];
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) {
+    const value = Number((k * step).toFixed(decimals));
+    ticks.push({ value, label: (Object.is(value, -0) ? 0 : value).toFixed(decimals) });
+  }
+  return ticks;
+}
+
+/** Decades labelled, 2..9 times each decade as unlabelled minor ticks. */
+export function logTicks(lo: number, hi: number): Tick[] {
+  const ticks: Tick[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+    for (let m = 1; m <= 9; m++) {
+      const value = m * 10 ** e;
+      if (value < lo * (1 - 1e-9) || value > hi * (1 + 1e-9)) continue;
+      ticks.push(m === 1 ? { value, label: e >= -2 ? String(Number(value.toFixed(2))) : `1e${e}` } : { value });
+    }
+  }
+  return ticks;
+}
+
+/** The FAR axis's lower end: 1e-4, or the decade of the smallest non-zero FAR if that is lower. */
+export function farAxisMin(curves: VerificationPlotData['roc']): number {
+  const positive = curves.flatMap((c) => c.far).filter((f) => f > 0 && Number.isFinite(f));
+  if (positive.length === 0) return DEFAULT_MIN_FAR;
+  return Math.min(DEFAULT_MIN_FAR, 10 ** Math.floor(Math.log10(Math.min(...positive))));
+}
+
+/** Score axis: the data (and thresholds) rounded out to 0.1, or -1..1 when there is no data. */
+export function scoreRange(values: number[]): [number, number] {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return [-1, 1];
+  let lo = Math.floor(Math.min(...finite) * 10 + 1e-9) / 10;
+  let hi = Math.ceil(Math.max(...finite) * 10 - 1e-9) / 10;
+  if (hi - lo < 0.2) [lo, hi] = [lo - 0.1, hi + 0.1];
+  return [lo, hi];
+}
+
+/** Histogram normalised to a density (area 1), so a few hundred genuine pairs show next to 40k impostors. */
+export function density(values: number[], lo: number, hi: number, bins: number): number[] {
+  const counts = new Array<number>(bins).fill(0);
+  const finite = values.filter(Number.isFinite);
+  const width = (hi - lo) / bins;
+  for (const v of finite) {
+    const i = Math.min(bins - 1, Math.max(0, Math.floor((v - lo) / width)));
+    counts[i]!++;
+  }
+  return counts.map((c) => (finite.length ? c / (finite.length * width) : 0));
+}
+
+/** ROC points that a log FAR axis can show (FAR > 0), in FAR order. */
+export function rocPoints(far: number[], tar: number[]): Pt[] {
+  if (far.length !== tar.length) throw new Error(`ROC has ${far.length} FAR values but ${tar.length} TAR values`);
+  return far
+    .map((f, i): Pt => [f, tar[i]!])
+    .filter(([f, t]) => f > 0 && f <= 1 && Number.isFinite(t))
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+}
+
+/** Thousands of ROC points collapse onto the same pixels; keep one per 0.1 px. */
+function dropRepeats(points: Pt[]): Pt[] {
+  const out: Pt[] = [];
+  for (const [x, y] of points) {
+    const p: Pt = [Math.round(x * 10) / 10, Math.round(y * 10) / 10];
+    const last = out[out.length - 1];
+    if (!last || last[0] !== p[0] || last[1] !== p[1]) out.push(p);
+  }
+  return out;
+}
+
+interface Panel {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
+function panelArea(index: number): Panel {
+  const x0 = (index * WIDTH) / 2;
+  return {
+    left: x0 + PANEL_MARGIN.left,
+    top: PANEL_MARGIN.top,
+    right: x0 + WIDTH / 2 - PANEL_MARGIN.right,
+    bottom: HEIGHT - PANEL_MARGIN.bottom,
+  };
+}
+
+function axesShapes(p: Panel, x: Axis, y: Axis, xTicks: Tick[], yTicks: Tick[], labels: { title: string; x: string; y: string }): Shape[] {
+  const shapes: Shape[] = [];
+  const grid = (t: Tick): Rgb => (t.label === undefined ? MINOR_GRID : GRID);
+  // Minor lines first so the major ones are drawn over them where they meet.
+  for (const t of [...xTicks.filter((t) => t.label === undefined), ...xTicks.filter((t) => t.label !== undefined)]) {
+    const px = crisp(toPx(x, t.value));
+    shapes.push({ kind: 'line', from: [px, p.top], to: [px, p.bottom], colour: grid(t), width: 1 });
+  }
+  for (const t of yTicks) {
+    const py = crisp(toPx(y, t.value));
+    shapes.push({ kind: 'line', from: [p.left, py], to: [p.right, py], colour: grid(t), width: 1 });
+  }
+  shapes.push({ kind: 'rect', x: crisp(p.left), y: crisp(p.top), w: Math.round(p.right - p.left), h: Math.round(p.bottom - p.top), stroke: MUTED });
+  for (const t of xTicks) {
+    if (t.label === undefined) continue;
+    const px = crisp(toPx(x, t.value));
+    shapes.push({ kind: 'line', from: [px, p.bottom], to: [px, p.bottom + 5], colour: MUTED, width: 1 });
+    shapes.push({ kind: 'text', at: [px, p.bottom + 20], text: t.label, size: TICK_SIZE, colour: MUTED, anchor: 'middle' });
+  }
+  for (const t of yTicks) {
+    if (t.label === undefined) continue;
+    const py = crisp(toPx(y, t.value));
+    shapes.push({ kind: 'line', from: [p.left - 5, py], to: [p.left, py], colour: MUTED, width: 1 });
+    shapes.push({ kind: 'text', at: [p.left - 8, py + TICK_SIZE * 0.36], text: t.label, size: TICK_SIZE, colour: MUTED, anchor: 'end' });
+  }
+  const cx = (p.left + p.right) / 2;
+  shapes.push({ kind: 'text', at: [cx, p.top - 14], text: labels.title, size: 15, colour: INK, anchor: 'middle', bold: true });
+  shapes.push({ kind: 'text', at: [cx, p.bottom + 46], text: labels.x, size: LABEL_SIZE, colour: INK, anchor: 'middle' });
+  shapes.push({ kind: 'text', at: [p.left - 50, (p.top + p.bottom) / 2], text: labels.y, size: LABEL_SIZE, colour: INK, anchor: 'middle', vertical: true });
+  return shapes;
+}
+
+interface LegendEntry {
+  label: string;
+  colour: Rgb;
+  swatch: 'line' | 'box';
+}
+
+const LEGEND = { size: 13, row: 20, pad: 8, swatch: 22 };
+
+function legendSize(entries: LegendEntry[]): { w: number; h: number } {
+  const widest = Math.max(...entries.map((e) => textWidth(e.label, LEGEND.size)));
+  return { w: Math.ceil(LEGEND.pad * 2 + LEGEND.swatch + 8 + widest), h: LEGEND.pad * 2 + LEGEND.row * entries.length - 4 };
+}
+
+function legendShapes(entries: LegendEntry[], x: number, y: number): Shape[] {
+  const { w, h } = legendSize(entries);
+  const shapes: Shape[] = [{ kind: 'rect', x: crisp(x), y: crisp(y), w, h, fill: WHITE, opacity: 0.9, stroke: GRID }];
+  entries.forEach((e, i) => {
+    const cy = y + LEGEND.pad + 8 + i * LEGEND.row;
+    const sx = x + LEGEND.pad;
+    shapes.push(
+      e.swatch === 'line'
+        ? { kind: 'line', from: [sx, cy], to: [sx + LEGEND.swatch, cy], colour: e.colour, width: 2.5 }
+        : { kind: 'rect', x: sx, y: cy - 6, w: LEGEND.swatch, h: 12, fill: e.colour, opacity: 0.6, stroke: e.colour },
+    );
+    shapes.push({ kind: 'text', at: [sx + LEGEND.swatch + 8, cy + LEGEND.size * 0.36], text: e.label, size: LEGEND.size, colour: INK, anchor: 'start' });
+  });
+  return shapes;
+}
+
+function rocGroups(data: VerificationPlotData, p: Panel): Scene['groups'] {
+  const x: Axis = { lo: farAxisMin(data.roc), hi: 1, log: true, px0: p.left, px1: p.right };
+  const y: Axis = { lo: 0, hi: 1, log: false, px0: p.bottom, px1: p.top };
+  const curves: Shape[] = data.roc.map((c, i) => ({
+    kind: 'polyline',
+    points: dropRepeats(rocPoints(c.far, c.tar).map(([f, t]) => [toPx(x, f), toPx(y, t)])),
+    colour: ROC_COLOURS[i % ROC_COLOURS.length]!,
+    width: 2,
+    title: c.label,
+  }));
+  const entries: LegendEntry[] = data.roc.map((c, i) => ({ label: c.label, colour: ROC_COLOURS[i % ROC_COLOURS.length]!, swatch: 'line' }));
+  // A useful ROC on a log FAR axis hugs the top of the panel, which leaves the lower right empty.
+  const size = entries.length ? legendSize(entries) : undefined;
+  const legend = size ? legendShapes(entries, p.right - 10 - size.w, p.bottom - 10 - size.h) : [];
+  return [
+    { id: 'roc-axes', shapes: axesShapes(p, x, y, logTicks(x.lo, x.hi), linearTicks(0, 1), { title: 'ROC', x: 'FAR (false accept rate)', y: 'TAR (true accept rate)' }) },
+    { id: 'roc-curves', shapes: curves },
+    { id: 'roc-legend', shapes: legend },
+  ];
+}
+
+function histogramGroups(data: VerificationPlotData, p: Panel): Scene['groups'] {
+  const thresholds = data.thresholds ?? [];
+  const [lo, hi] = scoreRange([...data.genuine, ...data.impostor, ...thresholds.map((t) => t.value)]);
+  const sets = [
+    { name: 'impostor', values: data.impostor, colour: IMPOSTOR_COLOUR },
+    { name: 'genuine', values: data.genuine, colour: GENUINE_COLOUR },
+  ].filter((s) => s.values.some(Number.isFinite));
+  const densities = sets.map((s) => density(s.values, lo, hi, HISTOGRAM_BINS));
+  const peak = Math.max(0, ...densities.flat());
+  const yStep = niceStep(peak > 0 ? peak * 1.08 : 1, 5);
+  const x: Axis = { lo, hi, log: false, px0: p.left, px1: p.right };
+  const y: Axis = { lo: 0, hi: peak > 0 ? Math.ceil((peak * 1.08) / yStep) * yStep : 1, log: false, px0: p.bottom, px1: p.top };
+  const binWidth = (hi - lo) / HISTOGRAM_BINS;
+
+  const histograms: Shape[] = sets.map((s, k) => ({
+    kind: 'bars',
+    baseline: p.bottom,
+    bars: densities[k]!.map((d, i) => ({ x0: toPx(x, lo + i * binWidth), x1: toPx(x, lo + (i + 1) * binWidth), top: toPx(y, d) })),
+    fill: s.colour,
+    opacity: 0.35,
+    outline: s.colour,
+  }));
+
+  const marks: Shape[] = thresholds.flatMap((t, i): Shape[] => {
+    const px = toPx(x, t.value);
+    const nearRight = px + 8 + textWidth(t.label, TICK_SIZE) > p.right;
+    const ty = p.top + 16 + i * 16;
+    return [
+      { kind: 'line', from: [px, p.top], to: [px, p.bottom], colour: INK, width: 1.5, dashed: true },
+      { kind: 'text', at: [nearRight ? px - 5 : px + 5, ty], text: t.label, size: TICK_SIZE, colour: INK, anchor: nearRight ? 'end' : 'start' },
+    ];
+  });
+
+  const entries: LegendEntry[] = sets
+    .map((s) => ({ label: `${s.name} (n=${s.values.filter(Number.isFinite).length.toLocaleString('en-US')})`, colour: s.colour, swatch: 'box' as const }))
+    .reverse();
+  const legend = entries.length ? histogramLegend(entries, histograms, p) : [];
+
+  return [
+    { id: 'histogram-axes', shapes: axesShapes(p, x, y, linearTicks(lo, hi, 6), linearTicks(y.lo, y.hi), { title: 'Score distributions', x: 'cosine similarity', y: 'density' }) },
+    { id: 'histograms', shapes: histograms },
+    { id: 'thresholds', shapes: marks },
+    { id: 'histogram-legend', shapes: legend },
+  ];
+}
+
+/** The legend goes in the top corner where it covers the least of the bars (top right on a tie). */
+function histogramLegend(entries: LegendEntry[], histograms: Shape[], p: Panel): Shape[] {
+  const { w, h } = legendSize(entries);
+  const bars = histograms.flatMap((s) => (s.kind === 'bars' ? s.bars : []));
+  const corners = [p.right - 10 - w, p.left + 10];
+  const covered = corners.map((x0) => {
+    const under = bars.filter((b) => b.x1 > x0 && b.x0 < x0 + w);
+    const highest = Math.min(p.bottom, ...under.map((b) => b.top));
+    return Math.max(0, p.top + 10 + h - highest);
+  });
+  const best = covered[1]! < covered[0]! ? 1 : 0;
+  return legendShapes(entries, corners[best]!, p.top + 10);
+}
+
+export function verificationScene(data: VerificationPlotData): Scene {
+  const title: Shape = { kind: 'text', at: [WIDTH / 2, 34], text: data.title, size: 20, colour: INK, anchor: 'middle', bold: true };
+  return {
+    width: WIDTH,
+    height: HEIGHT,
+    background: WHITE,
+    groups: [{ id: 'title', shapes: [title] }, ...rocGroups(data, panelArea(0)), ...histogramGroups(data, panelArea(1))],
+  };
+}
+
+/** Closed outline of a row of bars standing on the baseline: one polygon instead of many rectangles. */
+export function barsOutline(bars: Bar[], baseline: number): Pt[] {
+  const first = bars[0];
+  if (!first) return [];
+  const pts: Pt[] = [[first.x0, baseline]];
+  for (const b of bars) pts.push([b.x0, b.top], [b.x1, b.top]);
+  pts.push([bars[bars.length - 1]!.x1, baseline]);
+  return pts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SVG back-end
+
+function num(v: number): string {
+  return String(Math.round(v * 10) / 10);
+}
+
+function hex([r, g, b]: Rgb): string {
+  return `#${[r, g, b].map((c) => c.toString(16).padStart(2, '0')).join('')}`;
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&"']/g, (c) => `&${{ '<': 'lt', '>': 'gt', '&': 'amp', '"': 'quot', "'": 'apos' }[c]};`);
+}
+
+function points(pts: readonly Pt[]): string {
+  return pts.map(([x, y]) => `${num(x)},${num(y)}`).join(' ');
+}
+
+function svgShape(s: Shape): string {
+  switch (s.kind) {
+    case 'line':
+      return `<line x1="${num(s.from[0])}" y1="${num(s.from[1])}" x2="${num(s.to[0])}" y2="${num(s.to[1])}" stroke="${hex(s.colour)}" stroke-width="${s.width}"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`;
+    case 'polyline': {
+      const title = s.title ? `<title>${escapeXml(s.title)}</title>` : '';
+      return `<polyline points="${points(s.points)}" fill="none" stroke="${hex(s.colour)}" stroke-width="${s.width}" stroke-linejoin="round">${title}</polyline>`;
+    }
+    case 'rect': {
+      const fill = s.fill ? `fill="${hex(s.fill)}"${s.opacity !== undefined ? ` fill-opacity="${s.opacity}"` : ''}` : 'fill="none"';
+      return `<rect x="${num(s.x)}" y="${num(s.y)}" width="${num(s.w)}" height="${num(s.h)}" ${fill}${s.stroke ? ` stroke="${hex(s.stroke)}"` : ''}/>`;
+    }
+    case 'bars':
+      return `<polygon points="${points(barsOutline(s.bars, s.baseline))}" fill="${hex(s.fill)}" fill-opacity="${s.opacity}" stroke="${hex(s.outline)}" stroke-width="1.5"/>`;
+    case 'text': {
+      const anchor = s.anchor === 'start' ? '' : ` text-anchor="${s.anchor}"`;
+      const weight = s.bold ? ' font-weight="bold"' : '';
+      const rotate = s.vertical ? ` transform="rotate(-90 ${num(s.at[0])} ${num(s.at[1])})"` : '';
+      return `<text x="${num(s.at[0])}" y="${num(s.at[1])}" font-size="${s.size}" fill="${hex(s.colour)}"${anchor}${weight}${rotate}>${escapeXml(s.text)}</text>`;
+    }
+  }
+}
+
+export function renderSvg(scene: Scene): string {
+  const lines = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${scene.width}" height="${scene.height}" viewBox="0 0 ${scene.width} ${scene.height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">`,
+    `  <rect width="100%" height="100%" fill="${hex(scene.background)}"/>`,
+  ];
+  for (const g of scene.groups) {
+    if (g.shapes.length === 0) continue;
+    lines.push(`  <g id="${g.id}">`, ...g.shapes.map((s) => `    ${svgShape(s)}`), '  </g>');
+  }
+  lines.push('</svg>', '');
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenCV back-end (draws RGB; the caller converts to BGR for imwrite)
+
+/** Fractional bits for OpenCV's sub-pixel drawing. */
+const SHIFT = 4;
+const FONT = cv.FONT_HERSHEY_SIMPLEX;
+
+/** Scene coordinates put pixel centres at .5, OpenCV at integers. */
+function cvPt([x, y]: Pt): InstanceType<typeof cv.Point2> {
+  return new cv.Point2(Math.round((x - 0.5) * 2 ** SHIFT), Math.round((y - 0.5) * 2 ** SHIFT));
+}
+
+function vec([r, g, b]: Rgb): InstanceType<typeof cv.Vec3> {
+  return new cv.Vec3(r, g, b);
+}
+
+/** Hershey simplex is 22 px tall at scale 1; this matches its cap height to a sans-serif font of `size` px. */
+function fontScale(size: number): number {
+  return size / 30;
+}
+
+function dashes(from: Pt, to: Pt, on = 6, off = 4): [Pt, Pt][] {
+  const len = Math.hypot(to[0] - from[0], to[1] - from[1]);
+  const at = (d: number): Pt => [from[0] + ((to[0] - from[0]) * d) / len, from[1] + ((to[1] - from[1]) * d) / len];
+  const out: [Pt, Pt][] = [];
+  for (let d = 0; d < len; d += on + off) out.push([at(d), at(Math.min(len, d + on))]);
+  return out;
+}
+
+/** Draws into a copy and blends it back: OpenCV has no alpha for fills. */
+function blend(img: Mat, opacity: number, draw: (layer: Mat) => void): void {
+  const layer = img.copy();
+  draw(layer);
+  layer.addWeighted(opacity, img, 1 - opacity, 0).copyTo(img);
+}
+
+function drawText(img: Mat, s: Extract<Shape, { kind: 'text' }>): void {
+  const scale = fontScale(s.size);
+  const thickness = s.bold ? 2 : 1;
+  const { size, baseLine } = cv.getTextSize(s.text, FONT, scale, thickness);
+  const offset = s.anchor === 'start' ? 0 : s.anchor === 'middle' ? size.width / 2 : size.width;
+  if (!s.vertical) {
+    img.putText(s.text, new cv.Point2(Math.round(s.at[0] - offset), Math.round(s.at[1])), FONT, scale, vec(s.colour), thickness, cv.LINE_AA);
+    return;
+  }
+  // putText cannot rotate: turn the patch under the text upright, write on it, turn it back.
+  const h = size.height + baseLine;
+  const x = Math.round(s.at[0] - size.height);
+  const y = Math.round(s.at[1] - size.width + offset);
+  const rect = new cv.Rect(Math.max(0, x), Math.max(0, y), Math.min(h, img.cols - Math.max(0, x)), Math.min(size.width, img.rows - Math.max(0, y)));
+  const region = img.getRegion(rect);
+  const upright = region.rotate(cv.ROTATE_90_CLOCKWISE);
+  upright.putText(s.text, new cv.Point2(0, size.height), FONT, scale, vec(s.colour), thickness, cv.LINE_AA);
+  upright.rotate(cv.ROTATE_90_COUNTERCLOCKWISE).copyTo(region);
+}
+
+function drawShape(img: Mat, s: Shape): void {
+  const aa = cv.LINE_AA;
+  switch (s.kind) {
+    case 'line': {
+      const thickness = Math.max(1, Math.round(s.width));
+      for (const [a, b] of s.dashed ? dashes(s.from, s.to) : [[s.from, s.to] as [Pt, Pt]]) {
+        img.drawLine(cvPt(a), cvPt(b), vec(s.colour), thickness, aa, SHIFT);
+      }
+      return;
+    }
+    case 'polyline':
+      if (s.points.length > 1) img.drawPolylines([s.points.map(cvPt)], false, vec(s.colour), Math.round(s.width), aa, SHIFT);
+      return;
+    case 'rect': {
+      const corners: Pt[] = [[s.x, s.y], [s.x + s.w, s.y], [s.x + s.w, s.y + s.h], [s.x, s.y + s.h]];
+      const { fill } = s;
+      if (fill) blend(img, s.opacity ?? 1, (layer) => layer.drawFillPoly([corners.map(cvPt)], vec(fill), aa, SHIFT));
+      if (s.stroke) img.drawPolylines([corners.map(cvPt)], true, vec(s.stroke), 1, aa, SHIFT);
+      return;
+    }
+    case 'bars': {
+      const outline = barsOutline(s.bars, s.baseline).map(cvPt);
+      if (outline.length === 0) return;
+      blend(img, s.opacity, (layer) => layer.drawFillPoly([outline], vec(s.fill), aa, SHIFT));
+      img.drawPolylines([outline], true, vec(s.outline), 1, aa, SHIFT);
+      return;
+    }
+    case 'text':
+      drawText(img, s);
+  }
+}
+
+/** The scene as an 8-bit RGB image. */
+export function rasterise(scene: Scene): Mat {
+  const img = new cv.Mat(scene.height, scene.width, cv.CV_8UC3, [...scene.background]);
+  for (const g of scene.groups) for (const s of g.shapes) drawShape(img, s);
+  return img;
+}

@@ -1,0 +1,73 @@
+// Detect -> crop -> quality -> embed for one image: what compare, eval, the gallery and the
+// daemon all need, in one place.
+import { cv, type Mat } from './opencv.js';
+import type { DetectedFace, MtcnnDetector, Point } from './mtcnn/detector.js';
+import type { StageTimings } from './mtcnn/stages.js';
+import type { Embedder } from './embedder.js';
+import { faceQuality, primaryFace, type FaceQuality } from './quality.js';
+
+export interface AnalyzedFace extends DetectedFace {
+  quality: FaceQuality;
+  /** L2-normalised; present for the faces that were asked to be embedded. */
+  embedding?: Float32Array;
+}
+
+export interface Analysis {
+  faces: AnalyzedFace[];
+  /** Index of the face a one-person photo is about, or -1 when there is none. */
+  primary: number;
+  timings: StageTimings & { alignMs: number; embedMs: number };
+}
+
+export interface AnalyzerOptions {
+  /**
+   * Tight face crops (LFW chips, 150x150 and smaller) leave MTCNN no context and it misses
+   * faces; a grey border of this many pixels around images whose longer side is at most
+   * `smallImageSide` fixes that.
+   */
+  smallImageBorder: number;
+  smallImageSide: number;
+}
+
+export const DEFAULT_ANALYZER_OPTIONS: AnalyzerOptions = { smallImageBorder: 40, smallImageSide: 160 };
+
+export class FaceAnalyzer {
+  readonly options: AnalyzerOptions;
+
+  constructor(
+    readonly detector: MtcnnDetector,
+    readonly embedder: Embedder,
+    options: Partial<AnalyzerOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_ANALYZER_OPTIONS, ...options };
+  }
+
+  /** `embed`: which faces get an embedding: every face, only the primary one, or none. */
+  async analyze(image: Mat, embed: 'all' | 'primary' | 'none' = 'all'): Promise<Analysis> {
+    const pad = Math.max(image.cols, image.rows) <= this.options.smallImageSide ? this.options.smallImageBorder : 0;
+    const work = pad > 0 ? image.copyMakeBorder(pad, pad, pad, pad, cv.BORDER_CONSTANT, new cv.Vec3(127, 127, 127)) : image;
+    const { faces, timings } = await this.detector.detect(work);
+    const primary = primaryFace(faces, work.cols, work.rows);
+    let start = performance.now();
+    const crops = faces.map((f) => this.embedder.crop(work, f));
+    const alignMs = performance.now() - start;
+    const wanted = faces.map((_, i) => embed === 'all' || (embed === 'primary' && i === primary));
+    start = performance.now();
+    const vectors = await this.embedder.embedCrops(crops.filter((_, i) => wanted[i]));
+    const embedMs = performance.now() - start;
+    let next = 0;
+    const analyzed = faces.map((f, i): AnalyzedFace => {
+      const face = pad > 0 ? shift(f, -pad) : f;
+      return { ...face, quality: faceQuality(face, crops[i]!), ...(wanted[i] ? { embedding: vectors[next++]! } : {}) };
+    });
+    return { faces: analyzed, primary, timings: { ...timings, alignMs, embedMs } };
+  }
+}
+
+function shift(f: DetectedFace, d: number): DetectedFace {
+  return {
+    ...f,
+    box: [f.box[0] + d, f.box[1] + d, f.box[2], f.box[3]],
+    landmarks: f.landmarks.map(([x, y]) => [x + d, y + d] as Point) as DetectedFace['landmarks'],
+  };
+}
