@@ -16,7 +16,7 @@ export interface Bar {
 }
 
 export type Shape =
-  | { kind: 'line'; from: Pt; to: Pt; colour: Rgb; width: number; dashed?: boolean }
+  | { kind: 'line'; from: Pt; to: Pt; colour: Rgb; width: number; dash?: readonly number[] }
   | { kind: 'polyline'; points: Pt[]; colour: Rgb; width: number; title?: string }
   | { kind: 'rect'; x: number; y: number; w: number; h: number; fill?: Rgb; opacity?: number; stroke?: Rgb }
   | { kind: 'bars'; baseline: number; bars: Bar[]; fill: Rgb; opacity: number; outline: Rgb }
@@ -47,6 +47,8 @@ const MUTED: Rgb = [90, 90, 90];
 const GRID: Rgb = [222, 222, 222];
 const MINOR_GRID: Rgb = [240, 240, 240];
 const WHITE: Rgb = [255, 255, 255];
+/** Threshold lines are told apart by dash pattern, so they need no colour of their own. */
+const THRESHOLD_DASHES: readonly (readonly number[])[] = [[6, 4], [2, 3], [10, 3, 2, 3], [14, 4]];
 
 const WIDTH = 1200;
 const HEIGHT = 500;
@@ -238,9 +240,12 @@ interface LegendEntry {
   label: string;
   colour: Rgb;
   swatch: 'line' | 'box';
+  dash?: readonly number[];
 }
 
-const LEGEND = { size: 13, row: 20, pad: 8, swatch: 22 };
+const LEGEND = { size: 13, row: 20, pad: 8, swatch: 28 };
+/** Gap between the legend and the plot frame. */
+const INSET = 10;
 
 function legendSize(entries: LegendEntry[]): { w: number; h: number } {
   const widest = Math.max(...entries.map((e) => textWidth(e.label, LEGEND.size)));
@@ -255,7 +260,7 @@ function legendShapes(entries: LegendEntry[], x: number, y: number): Shape[] {
     const sx = x + LEGEND.pad;
     shapes.push(
       e.swatch === 'line'
-        ? { kind: 'line', from: [sx, cy], to: [sx + LEGEND.swatch, cy], colour: e.colour, width: 2.5 }
+        ? { kind: 'line', from: [sx, cy], to: [sx + LEGEND.swatch, cy], colour: e.colour, width: 2, dash: e.dash }
         : { kind: 'rect', x: sx, y: cy - 6, w: LEGEND.swatch, h: 12, fill: e.colour, opacity: 0.6, stroke: e.colour },
     );
     shapes.push({ kind: 'text', at: [sx + LEGEND.swatch + 8, cy + LEGEND.size * 0.36], text: e.label, size: LEGEND.size, colour: INK, anchor: 'start' });
@@ -276,7 +281,7 @@ function rocGroups(data: VerificationPlotData, p: Panel): Scene['groups'] {
   const entries: LegendEntry[] = data.roc.map((c, i) => ({ label: c.label, colour: ROC_COLOURS[i % ROC_COLOURS.length]!, swatch: 'line' }));
   // A useful ROC on a log FAR axis hugs the top of the panel, which leaves the lower right empty.
   const size = entries.length ? legendSize(entries) : undefined;
-  const legend = size ? legendShapes(entries, p.right - 10 - size.w, p.bottom - 10 - size.h) : [];
+  const legend = size ? legendShapes(entries, p.right - INSET - size.w, p.bottom - INSET - size.h) : [];
   return [
     { id: 'roc-axes', shapes: axesShapes(p, x, y, logTicks(x.lo, x.hi), linearTicks(0, 1), { title: 'ROC', x: 'FAR (false accept rate)', y: 'TAR (true accept rate)' }) },
     { id: 'roc-curves', shapes: curves },
@@ -290,58 +295,75 @@ function histogramGroups(data: VerificationPlotData, p: Panel): Scene['groups'] 
   const sets = [
     { name: 'impostor', values: data.impostor, colour: IMPOSTOR_COLOUR },
     { name: 'genuine', values: data.genuine, colour: GENUINE_COLOUR },
-  ].filter((s) => s.values.some(Number.isFinite));
+  ]
+    .map((s) => ({ ...s, values: s.values.filter(Number.isFinite) }))
+    .filter((s) => s.values.length > 0);
   const densities = sets.map((s) => density(s.values, lo, hi, HISTOGRAM_BINS));
-  const peak = Math.max(0, ...densities.flat());
-  const yStep = niceStep(peak > 0 ? peak * 1.08 : 1, 5);
   const x: Axis = { lo, hi, log: false, px0: p.left, px1: p.right };
-  const y: Axis = { lo: 0, hi: peak > 0 ? Math.ceil((peak * 1.08) / yStep) * yStep : 1, log: false, px0: p.bottom, px1: p.top };
   const binWidth = (hi - lo) / HISTOGRAM_BINS;
+  const binPx = (i: number): [number, number] => [toPx(x, lo + i * binWidth), toPx(x, lo + (i + 1) * binWidth)];
+
+  const entries: LegendEntry[] = [
+    ...sets.map((s): LegendEntry => ({ label: `${s.name} (n=${s.values.length.toLocaleString('en-US')})`, colour: s.colour, swatch: 'box' })).reverse(),
+    ...thresholds.map((t, i): LegendEntry => ({ label: t.label, colour: INK, swatch: 'line', dash: thresholdDash(i) })),
+  ];
+  const binPeaks = Array.from({ length: HISTOGRAM_BINS }, (_, i) => Math.max(0, ...densities.map((d) => d[i]!)));
+  const { legendX, yMax } = placeLegend(entries, binPeaks.map((d, i) => ({ span: binPx(i), value: d })), p);
+  const yStep = niceStep(yMax, 5);
+  const y: Axis = { lo: 0, hi: Math.ceil(yMax / yStep - 1e-9) * yStep, log: false, px0: p.bottom, px1: p.top };
 
   const histograms: Shape[] = sets.map((s, k) => ({
     kind: 'bars',
     baseline: p.bottom,
-    bars: densities[k]!.map((d, i) => ({ x0: toPx(x, lo + i * binWidth), x1: toPx(x, lo + (i + 1) * binWidth), top: toPx(y, d) })),
+    bars: trimEmpty(densities[k]!).map(({ value, index }) => {
+      const [x0, x1] = binPx(index);
+      return { x0, x1, top: toPx(y, value) };
+    }),
     fill: s.colour,
     opacity: 0.35,
     outline: s.colour,
   }));
-
-  const marks: Shape[] = thresholds.flatMap((t, i): Shape[] => {
+  const marks: Shape[] = thresholds.map((t, i) => {
     const px = toPx(x, t.value);
-    const nearRight = px + 8 + textWidth(t.label, TICK_SIZE) > p.right;
-    const ty = p.top + 16 + i * 16;
-    return [
-      { kind: 'line', from: [px, p.top], to: [px, p.bottom], colour: INK, width: 1.5, dashed: true },
-      { kind: 'text', at: [nearRight ? px - 5 : px + 5, ty], text: t.label, size: TICK_SIZE, colour: INK, anchor: nearRight ? 'end' : 'start' },
-    ];
+    return { kind: 'line', from: [px, p.top], to: [px, p.bottom], colour: INK, width: 1.5, dash: thresholdDash(i) };
   });
-
-  const entries: LegendEntry[] = sets
-    .map((s) => ({ label: `${s.name} (n=${s.values.filter(Number.isFinite).length.toLocaleString('en-US')})`, colour: s.colour, swatch: 'box' as const }))
-    .reverse();
-  const legend = entries.length ? histogramLegend(entries, histograms, p) : [];
 
   return [
     { id: 'histogram-axes', shapes: axesShapes(p, x, y, linearTicks(lo, hi, 6), linearTicks(y.lo, y.hi), { title: 'Score distributions', x: 'cosine similarity', y: 'density' }) },
     { id: 'histograms', shapes: histograms },
     { id: 'thresholds', shapes: marks },
-    { id: 'histogram-legend', shapes: legend },
+    { id: 'histogram-legend', shapes: entries.length ? legendShapes(entries, legendX, p.top + INSET) : [] },
   ];
 }
 
-/** The legend goes in the top corner where it covers the least of the bars (top right on a tie). */
-function histogramLegend(entries: LegendEntry[], histograms: Shape[], p: Panel): Shape[] {
+function thresholdDash(i: number): readonly number[] {
+  return THRESHOLD_DASHES[i % THRESHOLD_DASHES.length]!;
+}
+
+/** Bins from the first to the last non-empty one: empty ends would draw a line along the axis. */
+function trimEmpty(values: number[]): { value: number; index: number }[] {
+  const first = values.findIndex((v) => v > 0);
+  const last = values.findLastIndex((v) => v > 0);
+  return first < 0 ? [] : values.slice(first, last + 1).map((value, k) => ({ value, index: first + k }));
+}
+
+/**
+ * The legend goes in the top right or top left corner, whichever needs less headroom above the
+ * bars beneath it (top right on a tie); the y axis then gets that headroom so nothing is hidden.
+ */
+export function placeLegend(entries: LegendEntry[], bins: { span: [number, number]; value: number }[], p: Panel): { legendX: number; yMax: number } {
+  const peak = Math.max(0, ...bins.map((b) => b.value));
+  const base = peak > 0 ? peak * 1.08 : 1;
+  if (entries.length === 0) return { legendX: p.right, yMax: base };
   const { w, h } = legendSize(entries);
-  const bars = histograms.flatMap((s) => (s.kind === 'bars' ? s.bars : []));
-  const corners = [p.right - 10 - w, p.left + 10];
-  const covered = corners.map((x0) => {
-    const under = bars.filter((b) => b.x1 > x0 && b.x0 < x0 + w);
-    const highest = Math.min(p.bottom, ...under.map((b) => b.top));
-    return Math.max(0, p.top + 10 + h - highest);
+  const plotH = p.bottom - p.top;
+  // Bars under the legend must stay below its bottom edge, with a little air.
+  const free = (plotH - INSET - h - 8) / plotH;
+  const options = [p.right - INSET - w, p.left + INSET].map((legendX) => {
+    const under = Math.max(0, ...bins.filter((b) => b.span[1] > legendX && b.span[0] < legendX + w).map((b) => b.value));
+    return { legendX, yMax: Math.max(base, under / free) };
   });
-  const best = covered[1]! < covered[0]! ? 1 : 0;
-  return legendShapes(entries, corners[best]!, p.top + 10);
+  return options[1]!.yMax < options[0]!.yMax ? options[1]! : options[0]!;
 }
 
 export function verificationScene(data: VerificationPlotData): Scene {
