@@ -10,9 +10,9 @@ export const FRAME_WIDTH = 640;
 export const FRAME_HEIGHT = 480;
 
 /** One video frame of one man: the door camera's usual case. */
-export const ONE_FACE_SOURCE = 'franck_02045';
+const ONE_FACE_SOURCE = 'franck_02045';
 /** Five different people, so the 5-face frame is not one face repeated. */
-export const COLLAGE_SOURCES = ['audrey', 'cage', 'bieber_small', 'SeanConnery', 'kim1_crop'] as const;
+const COLLAGE_SOURCES = ['audrey', 'cage', 'bieber_small', 'SeanConnery', 'kim1_crop'] as const;
 
 // Mid grey: no edges or texture for P-Net to propose boxes on.
 const BACKGROUND = [128, 128, 128];
@@ -46,7 +46,7 @@ const FRAME_SPECS: FrameSpec[] = [
 ];
 
 /** Scales to cover width x height and cuts the overflow evenly from both sides. */
-export function coverCrop(img: Mat, width: number, height: number): Mat {
+function coverCrop(img: Mat, width: number, height: number): Mat {
   const scale = Math.max(width / img.cols, height / img.rows);
   const w = Math.max(width, Math.round(img.cols * scale));
   const h = Math.max(height, Math.round(img.rows * scale));
@@ -55,7 +55,7 @@ export function coverCrop(img: Mat, width: number, height: number): Mat {
 }
 
 /** Tiles as [x, y, width, height]: ceil(n/2) on the top row, the rest centred below. */
-export function collageTiles(n: number, width: number, height: number): [number, number, number, number][] {
+function collageTiles(n: number, width: number, height: number): [number, number, number, number][] {
   const perRow = Math.ceil(n / 2);
   const tileW = Math.floor(width / perRow);
   const tileH = Math.floor(height / 2);

@@ -6,7 +6,6 @@ import { loadDetector, loadEmbedder, type PrecisionChoice } from '../vision/face
 import { decodeImage } from '../vision/image.js';
 import type { MtcnnDetector } from '../vision/mtcnn/detector.js';
 import type { Embedder } from '../vision/embedder.js';
-import type { ExecutionProvider } from '../runtime/onnx-session.js';
 import type { BenchFrame } from './frames.js';
 
 export interface Summary {
@@ -90,7 +89,6 @@ export interface StageBenchOptions {
   precisions: PrecisionChoice[];
   threads: number[];
   runs: number;
-  providers?: ExecutionProvider[];
   onProgress?: (line: string) => void;
   log?: (line: string) => void;
 }
@@ -130,7 +128,7 @@ export async function runStageBench(opts: StageBenchOptions): Promise<StageConfi
   const results: StageConfigResult[] = [];
   for (const precision of opts.precisions) {
     for (const threads of opts.threads) {
-      const pipeline = { modelsDir: opts.modelsDir, precision, threads, providers: opts.providers, log: opts.log };
+      const pipeline = { modelsDir: opts.modelsDir, precision, threads, log: opts.log };
       const { detector, provider: detectorProvider } = await loadDetector(pipeline);
       const { embedder, provider: embedderProvider } = await loadEmbedder(pipeline);
       for (const frame of opts.frames) {

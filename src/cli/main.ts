@@ -8,9 +8,12 @@ import { REPO_ROOT } from '../paths.js';
 import { registerModelsCommands } from './commands/models.js';
 import { registerDetectCommand } from './commands/detect.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerEvalDetectCommand } from './commands/eval-detect.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { registerEvalCommand } from './commands/eval.js';
+import { registerGalleryCommands } from './commands/gallery.js';
+import { registerIdentifyCommands } from './commands/identify.js';
 import { CliError } from './output.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -22,9 +25,12 @@ const program = new Command('facegate')
 
 registerModelsCommands(program);
 registerDetectCommand(program);
+registerEvalDetectCommand(program);
 registerBenchCommand(program);
 registerCompareCommand(program);
 registerEvalCommand(program);
+registerGalleryCommands(program);
+registerIdentifyCommands(program);
 registerDemoCommand(program, (argv) => program.parseAsync(argv, { from: 'user' }).then(() => undefined));
 
 try {

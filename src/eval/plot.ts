@@ -56,6 +56,7 @@ const PANEL_MARGIN = { left: 78, right: 28, top: 84, bottom: 62 };
 const TICK_SIZE = 12;
 const LABEL_SIZE = 14;
 const HISTOGRAM_BINS = 40;
+const BARS_OUTLINE_WIDTH = 1.5;
 /** The ROC's FAR axis starts here unless some curve reaches lower. */
 const DEFAULT_MIN_FAR = 1e-4;
 
@@ -92,7 +93,7 @@ interface Tick {
   label?: string;
 }
 
-export function toPx(a: Axis, v: number): number {
+function toPx(a: Axis, v: number): number {
   const t = a.log ? (Math.log10(v) - Math.log10(a.lo)) / (Math.log10(a.hi) - Math.log10(a.lo)) : (v - a.lo) / (a.hi - a.lo);
   return a.px0 + t * (a.px1 - a.px0);
 }
@@ -102,25 +103,25 @@ function crisp(v: number): number {
   return Math.floor(v) + 0.5;
 }
 
-export function textWidth(text: string, size: number): number {
+function textWidth(text: string, size: number): number {
   // Average advance of a sans-serif font, and of OpenCV's Hershey font at the scale rasterise uses.
   return 0.56 * size * text.length;
 }
 
-export function niceStep(span: number, target: number): number {
+function niceStep(span: number, target: number): number {
   const raw = span / target;
   const p = 10 ** Math.floor(Math.log10(raw));
   const m = raw / p;
   return (m < 1.5 ? 1 : m < 3 ? 2 : m < 7 ? 5 : 10) * p;
 }
 
-export function linearTicks(lo: number, hi: number, target = 5): Tick[] {
+function linearTicks(lo: number, hi: number, target = 5): Tick[] {
   const step = niceStep(hi - lo, target);
   const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
   const ticks: Tick[] = [];
   for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) {
     const value = Number((k * step).toFixed(decimals));
-    ticks.push({ value, label: (Object.is(value, -0) ? 0 : value).toFixed(decimals) });
+    ticks.push({ value, label: value.toFixed(decimals) });
   }
   return ticks;
 }
@@ -145,7 +146,7 @@ export function farAxisMin(curves: VerificationPlotData['roc']): number {
   return Math.min(DEFAULT_MIN_FAR, 10 ** Math.floor(Math.log10(Math.min(...positive))));
 }
 
-/** Score axis: the data (and thresholds) rounded out to 0.1, or -1..1 when there is no data. */
+/** Score axis: the data rounded out to 0.1, or -1..1 when there is no data. */
 export function scoreRange(values: number[]): [number, number] {
   const finite = values.filter(Number.isFinite);
   if (finite.length === 0) return [-1, 1];
@@ -291,7 +292,8 @@ function rocGroups(data: VerificationPlotData, p: Panel): Scene['groups'] {
 
 function histogramGroups(data: VerificationPlotData, p: Panel): Scene['groups'] {
   const thresholds = data.thresholds ?? [];
-  const [lo, hi] = scoreRange([...data.genuine, ...data.impostor, ...thresholds.map((t) => t.value)]);
+  // A threshold line on the frame would be lost, so each gets some room on either side.
+  const [lo, hi] = scoreRange([...data.genuine, ...data.impostor, ...thresholds.flatMap((t) => [t.value - 0.05, t.value + 0.05])]);
   const sets = [
     { name: 'impostor', values: data.impostor, colour: IMPOSTOR_COLOUR },
     { name: 'genuine', values: data.genuine, colour: GENUINE_COLOUR },
@@ -342,23 +344,26 @@ function thresholdDash(i: number): readonly number[] {
 
 /** Bins from the first to the last non-empty one: empty ends would draw a line along the axis. */
 function trimEmpty(values: number[]): { value: number; index: number }[] {
-  const first = values.findIndex((v) => v > 0);
-  const last = values.findLastIndex((v) => v > 0);
-  return first < 0 ? [] : values.slice(first, last + 1).map((value, k) => ({ value, index: first + k }));
+  const nonEmpty = values.flatMap((value, index) => (value > 0 ? [index] : []));
+  const first = nonEmpty[0];
+  const last = nonEmpty[nonEmpty.length - 1];
+  if (first === undefined || last === undefined) return [];
+  return values.slice(first, last + 1).map((value, k) => ({ value, index: first + k }));
 }
 
 /**
  * The legend goes in the top right or top left corner, whichever needs less headroom above the
  * bars beneath it (top right on a tie); the y axis then gets that headroom so nothing is hidden.
  */
-export function placeLegend(entries: LegendEntry[], bins: { span: [number, number]; value: number }[], p: Panel): { legendX: number; yMax: number } {
+function placeLegend(entries: LegendEntry[], bins: { span: [number, number]; value: number }[], p: Panel): { legendX: number; yMax: number } {
   const peak = Math.max(0, ...bins.map((b) => b.value));
   const base = peak > 0 ? peak * 1.08 : 1;
   if (entries.length === 0) return { legendX: p.right, yMax: base };
   const { w, h } = legendSize(entries);
   const plotH = p.bottom - p.top;
-  // Bars under the legend must stay below its bottom edge, with a little air.
-  const free = (plotH - INSET - h - 8) / plotH;
+  // Bars under the legend must stay below its bottom edge, with a little air; a legend of many
+  // thresholds may cover them rather than squash the histograms flat.
+  const free = Math.max(0.3, (plotH - INSET - h - 8) / plotH);
   const options = [p.right - INSET - w, p.left + INSET].map((legendX) => {
     const under = Math.max(0, ...bins.filter((b) => b.span[1] > legendX && b.span[0] < legendX + w).map((b) => b.value));
     return { legendX, yMax: Math.max(base, under / free) };
@@ -408,7 +413,7 @@ function points(pts: readonly Pt[]): string {
 function svgShape(s: Shape): string {
   switch (s.kind) {
     case 'line':
-      return `<line x1="${num(s.from[0])}" y1="${num(s.from[1])}" x2="${num(s.to[0])}" y2="${num(s.to[1])}" stroke="${hex(s.colour)}" stroke-width="${s.width}"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`;
+      return `<line x1="${num(s.from[0])}" y1="${num(s.from[1])}" x2="${num(s.to[0])}" y2="${num(s.to[1])}" stroke="${hex(s.colour)}" stroke-width="${s.width}"${s.dash ? ` stroke-dasharray="${s.dash.join(' ')}"` : ''}/>`;
     case 'polyline': {
       const title = s.title ? `<title>${escapeXml(s.title)}</title>` : '';
       return `<polyline points="${points(s.points)}" fill="none" stroke="${hex(s.colour)}" stroke-width="${s.width}" stroke-linejoin="round">${title}</polyline>`;
@@ -418,7 +423,7 @@ function svgShape(s: Shape): string {
       return `<rect x="${num(s.x)}" y="${num(s.y)}" width="${num(s.w)}" height="${num(s.h)}" ${fill}${s.stroke ? ` stroke="${hex(s.stroke)}"` : ''}/>`;
     }
     case 'bars':
-      return `<polygon points="${points(barsOutline(s.bars, s.baseline))}" fill="${hex(s.fill)}" fill-opacity="${s.opacity}" stroke="${hex(s.outline)}" stroke-width="1.5"/>`;
+      return `<polygon points="${points(barsOutline(s.bars, s.baseline))}" fill="${hex(s.fill)}" fill-opacity="${s.opacity}" stroke="${hex(s.outline)}" stroke-width="${BARS_OUTLINE_WIDTH}"/>`;
     case 'text': {
       const anchor = s.anchor === 'start' ? '' : ` text-anchor="${s.anchor}"`;
       const weight = s.bold ? ' font-weight="bold"' : '';
@@ -447,26 +452,39 @@ export function renderSvg(scene: Scene): string {
 /** Fractional bits for OpenCV's sub-pixel drawing. */
 const SHIFT = 4;
 const FONT = cv.FONT_HERSHEY_SIMPLEX;
+/** Drawn at this multiple of the scene size and shrunk: smoother lines and text than OpenCV's own anti-aliasing. */
+const SUPERSAMPLE = 2;
+
+type Point2 = InstanceType<typeof cv.Point2>;
 
 /** Scene coordinates put pixel centres at .5, OpenCV at integers. */
-function cvPt([x, y]: Pt): InstanceType<typeof cv.Point2> {
-  return new cv.Point2(Math.round((x - 0.5) * 2 ** SHIFT), Math.round((y - 0.5) * 2 ** SHIFT));
+function cvPt([x, y]: Pt): Point2 {
+  return new cv.Point2(Math.round((x * SUPERSAMPLE - 0.5) * 2 ** SHIFT), Math.round((y * SUPERSAMPLE - 0.5) * 2 ** SHIFT));
 }
 
 function vec([r, g, b]: Rgb): InstanceType<typeof cv.Vec3> {
   return new cv.Vec3(r, g, b);
 }
 
-/** Hershey simplex is 22 px tall at scale 1; this matches its cap height to a sans-serif font of `size` px. */
-function fontScale(size: number): number {
-  return size / 30;
+function thickness(width: number): number {
+  return Math.max(1, Math.round(width * SUPERSAMPLE));
 }
 
-function dashes(from: Pt, to: Pt, on = 6, off = 4): [Pt, Pt][] {
+/** Hershey simplex is 22 px tall at scale 1; this matches its cap height to a sans-serif font of `size` px. */
+function fontScale(size: number): number {
+  return (size * SUPERSAMPLE) / 30;
+}
+
+/** A line cut into the on/off lengths of an SVG dash array. */
+export function dashes(from: Pt, to: Pt, pattern: readonly number[]): [Pt, Pt][] {
   const len = Math.hypot(to[0] - from[0], to[1] - from[1]);
+  const period = pattern.reduce((a, b) => a + b, 0);
+  if (len === 0 || period <= 0) return [[from, to]];
   const at = (d: number): Pt => [from[0] + ((to[0] - from[0]) * d) / len, from[1] + ((to[1] - from[1]) * d) / len];
   const out: [Pt, Pt][] = [];
-  for (let d = 0; d < len; d += on + off) out.push([at(d), at(Math.min(len, d + on))]);
+  for (let d = 0, i = 0; d < len; d += pattern[i % pattern.length]!, i++) {
+    if (i % 2 === 0) out.push([at(d), at(Math.min(len, d + pattern[i % pattern.length]!))]);
+  }
   return out;
 }
 
@@ -479,49 +497,48 @@ function blend(img: Mat, opacity: number, draw: (layer: Mat) => void): void {
 
 function drawText(img: Mat, s: Extract<Shape, { kind: 'text' }>): void {
   const scale = fontScale(s.size);
-  const thickness = s.bold ? 2 : 1;
-  const { size, baseLine } = cv.getTextSize(s.text, FONT, scale, thickness);
+  const weight = thickness(s.bold ? 1.6 : 1);
+  const { size, baseLine } = cv.getTextSize(s.text, FONT, scale, weight);
   const offset = s.anchor === 'start' ? 0 : s.anchor === 'middle' ? size.width / 2 : size.width;
+  const ax = Math.round(s.at[0] * SUPERSAMPLE);
+  const ay = Math.round(s.at[1] * SUPERSAMPLE);
   if (!s.vertical) {
-    img.putText(s.text, new cv.Point2(Math.round(s.at[0] - offset), Math.round(s.at[1])), FONT, scale, vec(s.colour), thickness, cv.LINE_AA);
+    img.putText(s.text, new cv.Point2(Math.round(ax - offset), ay), FONT, scale, vec(s.colour), weight, cv.LINE_AA);
     return;
   }
   // putText cannot rotate: turn the patch under the text upright, write on it, turn it back.
-  const h = size.height + baseLine;
-  const x = Math.round(s.at[0] - size.height);
-  const y = Math.round(s.at[1] - size.width + offset);
-  const rect = new cv.Rect(Math.max(0, x), Math.max(0, y), Math.min(h, img.cols - Math.max(0, x)), Math.min(size.width, img.rows - Math.max(0, y)));
+  const x = Math.max(0, ax - size.height);
+  const y = Math.max(0, Math.round(ay - size.width + offset));
+  const rect = new cv.Rect(x, y, Math.min(size.height + baseLine, img.cols - x), Math.min(size.width, img.rows - y));
   const region = img.getRegion(rect);
   const upright = region.rotate(cv.ROTATE_90_CLOCKWISE);
-  upright.putText(s.text, new cv.Point2(0, size.height), FONT, scale, vec(s.colour), thickness, cv.LINE_AA);
+  upright.putText(s.text, new cv.Point2(0, size.height), FONT, scale, vec(s.colour), weight, cv.LINE_AA);
   upright.rotate(cv.ROTATE_90_COUNTERCLOCKWISE).copyTo(region);
 }
 
 function drawShape(img: Mat, s: Shape): void {
   const aa = cv.LINE_AA;
   switch (s.kind) {
-    case 'line': {
-      const thickness = Math.max(1, Math.round(s.width));
-      for (const [a, b] of s.dashed ? dashes(s.from, s.to) : [[s.from, s.to] as [Pt, Pt]]) {
-        img.drawLine(cvPt(a), cvPt(b), vec(s.colour), thickness, aa, SHIFT);
+    case 'line':
+      for (const [a, b] of s.dash ? dashes(s.from, s.to, s.dash) : [[s.from, s.to] as [Pt, Pt]]) {
+        img.drawLine(cvPt(a), cvPt(b), vec(s.colour), thickness(s.width), aa, SHIFT);
       }
       return;
-    }
     case 'polyline':
-      if (s.points.length > 1) img.drawPolylines([s.points.map(cvPt)], false, vec(s.colour), Math.round(s.width), aa, SHIFT);
+      if (s.points.length > 1) img.drawPolylines([s.points.map(cvPt)], false, vec(s.colour), thickness(s.width), aa, SHIFT);
       return;
     case 'rect': {
-      const corners: Pt[] = [[s.x, s.y], [s.x + s.w, s.y], [s.x + s.w, s.y + s.h], [s.x, s.y + s.h]];
+      const corners = ([[s.x, s.y], [s.x + s.w, s.y], [s.x + s.w, s.y + s.h], [s.x, s.y + s.h]] as Pt[]).map(cvPt);
       const { fill } = s;
-      if (fill) blend(img, s.opacity ?? 1, (layer) => layer.drawFillPoly([corners.map(cvPt)], vec(fill), aa, SHIFT));
-      if (s.stroke) img.drawPolylines([corners.map(cvPt)], true, vec(s.stroke), 1, aa, SHIFT);
+      if (fill) blend(img, s.opacity ?? 1, (layer) => layer.drawFillPoly([corners], vec(fill), aa, SHIFT));
+      if (s.stroke) img.drawPolylines([corners], true, vec(s.stroke), thickness(1), aa, SHIFT);
       return;
     }
     case 'bars': {
       const outline = barsOutline(s.bars, s.baseline).map(cvPt);
       if (outline.length === 0) return;
       blend(img, s.opacity, (layer) => layer.drawFillPoly([outline], vec(s.fill), aa, SHIFT));
-      img.drawPolylines([outline], true, vec(s.outline), 1, aa, SHIFT);
+      img.drawPolylines([outline], true, vec(s.outline), thickness(BARS_OUTLINE_WIDTH), aa, SHIFT);
       return;
     }
     case 'text':
@@ -529,9 +546,10 @@ function drawShape(img: Mat, s: Shape): void {
   }
 }
 
-/** The scene as an 8-bit RGB image. */
+/** The scene as an 8-bit RGB image of scene.width x scene.height. */
 export function rasterise(scene: Scene): Mat {
-  const img = new cv.Mat(scene.height, scene.width, cv.CV_8UC3, [...scene.background]);
+  // setTo, not the Mat constructor's fill value: the binding fills that pixel by pixel in JS (~1 s here).
+  const img = new cv.Mat(scene.height * SUPERSAMPLE, scene.width * SUPERSAMPLE, cv.CV_8UC3).setTo(vec(scene.background));
   for (const g of scene.groups) for (const s of g.shapes) drawShape(img, s);
-  return img;
+  return img.resize(scene.height, scene.width, 0, 0, cv.INTER_AREA);
 }

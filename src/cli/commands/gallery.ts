@@ -1,0 +1,173 @@
+import type { Command } from 'commander';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { analyzerFor, openGalleryContext, type GalleryContext } from '../../app/gallery-context.js';
+import { commitEnrollment, prepareCandidates, scanFaceDataSet, type Rejection } from '../../gallery/enrollment.js';
+import { exportGallery, importGallery } from '../../gallery/exchange.js';
+import { validatePersonName } from '../../gallery/names.js';
+import { info, printJson } from '../output.js';
+
+async function withContext<T>(configOption: string | undefined, fn: (ctx: GalleryContext) => Promise<T> | T): Promise<T> {
+  const ctx = openGalleryContext(configOption, info);
+  try {
+    return await fn(ctx);
+  } finally {
+    ctx.close();
+  }
+}
+
+function printRejections(rejected: Rejection[]): void {
+  for (const r of rejected) console.log(`  skipped ${r.source}: ${r.reason}`);
+}
+
+export function registerGalleryCommands(program: Command): void {
+  program
+    .command('enroll')
+    .description('enroll a person from photos (one face per photo, quality-gated, near-duplicates collapsed)')
+    .argument('<name>', 'person name')
+    .argument('<images...>', 'photos of that person')
+    .option('--config <file>', 'config file (default ./facegate.yaml)')
+    .option('--json', 'print JSON')
+    .action(async (rawName: string, images: string[], o: { config?: string; json?: boolean }) => {
+      const name = validatePersonName(rawName);
+      await withContext(o.config, async (ctx) => {
+        const { accepted, rejected } = await prepareCandidates(await analyzerFor(ctx), images, ctx.settings);
+        const added = commitEnrollment(ctx.store, name, ctx.model, accepted, 'cli');
+        if (o.json) printJson({ name, added, rejected });
+        else {
+          console.log(`${name}: ${added} template${added === 1 ? '' : 's'} added from ${images.length} photo${images.length === 1 ? '' : 's'}`);
+          printRejections(rejected);
+        }
+        if (added === 0) process.exitCode = 1;
+      });
+    });
+
+  const gallery = program.command('gallery').description('list, inspect, change, export and import the enrolled people');
+
+  gallery
+    .command('list')
+    .option('--config <file>', 'config file')
+    .option('--json', 'print JSON')
+    .action((o: { config?: string; json?: boolean }) =>
+      withContext(o.config, (ctx) => {
+        const people = ctx.store.listPeople();
+        if (o.json) return printJson(people);
+        if (people.length === 0) console.log('the gallery is empty (facegate enroll NAME PHOTO... adds people)');
+        for (const p of people) console.log(`${p.name.padEnd(24)} ${String(p.templates).padStart(3)} templates  ${p.negatives} negatives  ${p.groups.length ? `groups ${p.groups.join(',')}  ` : ''}models ${p.models.join(',') || '-'}`);
+        for (const m of ctx.store.modelsInUse().filter((x) => x.modelSha !== ctx.model.sha256)) {
+          console.log(`note: ${m.templates} templates were made by model ${m.modelId}, not the configured ${ctx.model.id}; they are ignored until re-enrolled${m.withCrops ? ` (${m.withCrops} have crops: facegate gallery reembed)` : ''}`);
+        }
+      }),
+    );
+
+  gallery
+    .command('show')
+    .argument('<name>')
+    .option('--config <file>', 'config file')
+    .option('--json', 'print JSON')
+    .action((name: string, o: { config?: string; json?: boolean }) =>
+      withContext(o.config, (ctx) => {
+        const p = ctx.store.requirePerson(name);
+        const templates = ctx.store.templatesOf(p).map(({ embedding: _e, crop, ...t }) => ({ ...t, hasCrop: crop !== null }));
+        const negatives = ctx.store.negativesOf(p).map(({ embedding: _e, ...n }) => n);
+        if (o.json) return printJson({ ...p, templates, negatives });
+        console.log(`${p.name}  (added ${p.createdAt}${p.groups.length ? `, groups ${p.groups.join(',')}` : ''})`);
+        for (const t of templates) {
+          console.log(`  template ${t.id}: ${t.source}${t.sourceRef ? ` ${t.sourceRef}` : ''}, model ${t.modelId}, face ${Number(t.quality.faceSize).toFixed(0)} px, sharpness ${Number(t.quality.sharpness).toFixed(0)}, frontal ${Number(t.quality.frontalness).toFixed(2)}${t.hasCrop ? ', crop kept' : ''}`);
+        }
+        for (const n of negatives) console.log(`  negative ${n.id}: model ${n.modelId}${n.note ? ` (${n.note})` : ''}`);
+      }),
+    );
+
+  gallery
+    .command('rename')
+    .argument('<old>')
+    .argument('<new>')
+    .option('--config <file>', 'config file')
+    .action((oldName: string, newName: string, o: { config?: string }) =>
+      withContext(o.config, (ctx) => {
+        ctx.store.renamePerson(oldName, newName);
+        console.log(`renamed ${oldName} to ${validatePersonName(newName)}`);
+      }),
+    );
+
+  gallery
+    .command('remove')
+    .argument('<name>')
+    .option('--config <file>', 'config file')
+    .option('--json', 'print JSON')
+    .action((name: string, o: { config?: string; json?: boolean }) =>
+      withContext(o.config, (ctx) => {
+        const removed = ctx.store.removePerson(name);
+        if (o.json) printJson({ name, ...removed });
+        else console.log(`removed ${name}: ${removed.templates} templates, ${removed.negatives} negatives deleted`);
+      }),
+    );
+
+  gallery
+    .command('export')
+    .argument('<file>', 'JSON file to write (- for stdout)')
+    .option('--config <file>', 'config file')
+    .action((file: string, o: { config?: string }) =>
+      withContext(o.config, (ctx) => {
+        const data = JSON.stringify(exportGallery(ctx.store), null, 1);
+        if (file === '-') process.stdout.write(`${data}\n`);
+        else {
+          writeFileSync(file, `${data}\n`);
+          info(`exported ${ctx.store.listPeople().length} people to ${file}`);
+        }
+      }),
+    );
+
+  gallery
+    .command('import')
+    .description('import a FaceDataSet folder (DIR/<name>/*.jpg) or a JSON export')
+    .argument('<source>', 'folder or .json file')
+    .option('--config <file>', 'config file')
+    .option('--json', 'print JSON')
+    .action(async (source: string, o: { config?: string; json?: boolean }) => {
+      await withContext(o.config, async (ctx) => {
+        if (statSync(source, { throwIfNoEntry: false })?.isDirectory()) {
+          const { people, problems } = scanFaceDataSet(source);
+          const analyzer = people.length > 0 ? await analyzerFor(ctx) : undefined;
+          const results: { name: string; added: number; rejected: Rejection[] }[] = [];
+          for (const person of people) {
+            const { accepted, rejected } = await prepareCandidates(analyzer!, person.files, ctx.settings);
+            // One transaction per person: a crash leaves whole people, never half of one.
+            const added = commitEnrollment(ctx.store, person.name, ctx.model, accepted, 'folder');
+            results.push({ name: person.name, added, rejected });
+            if (!o.json) {
+              console.log(`${person.name}: ${added} of ${person.files.length} photos enrolled`);
+              printRejections(rejected);
+            }
+          }
+          if (o.json) printJson({ people: results, problems });
+          else for (const p of problems) console.log(`skipped ${p.source}: ${p.reason}`);
+          if (results.every((r) => r.added === 0)) process.exitCode = 1;
+          return;
+        }
+        let raw: unknown;
+        try {
+          raw = JSON.parse(readFileSync(source, 'utf8'));
+        } catch (err) {
+          throw new Error(`${source}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : `not JSON (${(err as Error).message})`}`);
+        }
+        const r = importGallery(ctx.store, raw, ctx.model, ctx.embedderEntry.embeddingDim!);
+        if (o.json) printJson(r);
+        else console.log(`imported ${r.people} people: ${r.templates} templates, ${r.negatives} negatives`);
+      });
+    });
+
+  gallery
+    .command('audit')
+    .description('recent gallery changes')
+    .option('--config <file>', 'config file')
+    .option('--limit <n>', 'entries', '50')
+    .option('--json', 'print JSON')
+    .action((o: { config?: string; limit: string; json?: boolean }) =>
+      withContext(o.config, (ctx) => {
+        const log = ctx.store.auditLog(Number(o.limit));
+        if (o.json) return printJson(log);
+        for (const e of log) console.log(`${e.at}  ${e.action.padEnd(16)} ${e.person ?? ''}  ${JSON.stringify(e.details)}`);
+      }),
+    );
+}

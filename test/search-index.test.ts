@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ModelMismatchError, SearchIndex, dotScores, type MatchPolicy, type PackedTemplates } from '../src/matching/search-index.js';
+
+const unit = (...v: number[]) => {
+  const n = Math.hypot(...v);
+  return Float32Array.from(v.map((x) => x / n));
+};
+
+function pack(rows: [number, Float32Array][], names: Record<number, string>, modelSha = 'a'.repeat(64)): PackedTemplates {
+  const dim = rows[0]?.[1].length ?? 3;
+  const vectors = new Float32Array(rows.length * dim);
+  rows.forEach(([, v], i) => vectors.set(v, i * dim));
+  return { modelSha, dim, vectors, personIds: Int32Array.from(rows.map(([p]) => p)), names: new Map(Object.entries(names).map(([k, v]) => [Number(k), v])) };
+}
+
+const policy: MatchPolicy = { threshold: 0.5, margin: 0.1, aggregation: 'max', negativeMargin: 0 };
+const SHA = 'a'.repeat(64);
+
+test('dot products over packed rows', () => {
+  const s = dotScores(Float32Array.from([1, 2, 3, 4, 5]), Float32Array.from([1, 0, 0, 0, 1, 0, 1, 0, 1, 0]), 5);
+  assert.deepEqual([...s], [6, 6]);
+});
+
+test('best person wins with score and margin to the second', () => {
+  const idx = new SearchIndex(pack([[1, unit(1, 0, 0)], [1, unit(1, 0.2, 0)], [2, unit(0, 1, 0)]], { 1: 'alice', 2: 'bob' }));
+  const r = idx.identify(unit(1, 0.1, 0), SHA, policy);
+  assert.equal(r.reason, 'matched');
+  assert.equal(r.name, 'alice');
+  assert.equal(r.secondName, 'bob');
+  assert.ok(r.score > 0.99 && Math.abs(r.margin - (r.score - r.secondScore!)) < 1e-6);
+});
+
+test('unknown reasons: below threshold, too close to the second best, empty gallery', () => {
+  const idx = new SearchIndex(pack([[1, unit(1, 0, 0)], [2, unit(0, 1, 0)]], { 1: 'alice', 2: 'bob' }));
+  const far = idx.identify(unit(0, 0, 1), SHA, policy);
+  assert.equal(far.reason, 'below-threshold');
+  assert.equal(far.name, null);
+  assert.equal(far.bestName !== null, true);
+  const between = idx.identify(unit(1, 1, 0), SHA, policy);
+  assert.equal(between.reason, 'margin-too-small');
+  const empty = new SearchIndex(pack([], {}));
+  assert.equal(empty.identify(unit(1, 0, 0), SHA, policy).reason, 'empty-gallery');
+});
+
+test('a negative template ("this is not alice") vetoes a match it is closer to', () => {
+  const templates = pack([[1, unit(1, 0, 0)], [2, unit(0, 1, 0)]], { 1: 'alice', 2: 'bob' });
+  const negatives = pack([[1, unit(1, 0, 0.5)]], { 1: 'alice' });
+  const idx = new SearchIndex(templates, negatives);
+  const lookalike = idx.identify(unit(1, 0, 0.45), SHA, policy);
+  assert.equal(lookalike.reason, 'negative-match');
+  assert.equal(idx.identify(unit(1, 0, 0.01), SHA, policy).reason, 'matched');
+});
+
+test('aggregations: max, mean of the top two, class centroid', () => {
+  const idx = new SearchIndex(pack([[1, unit(1, 0, 0)], [1, unit(0, 0, 1)], [2, unit(0.8, 0.6, 0)], [2, unit(0.8, 0.6, 0)]], { 1: 'alice', 2: 'bob' }));
+  const q = unit(1, 0, 0);
+  assert.equal(idx.rank(q, 'max')[0]!.personId, 1);
+  // Alice's second template is orthogonal: her mean of two drops to 0.5, below Bob's 0.8.
+  assert.equal(idx.rank(q, 'mean-top2')[0]!.personId, 2);
+  assert.ok(Math.abs(idx.rank(q, 'mean-top2')[0]!.score - 0.8) < 1e-6);
+  assert.equal(idx.rank(q, 'centroid')[0]!.personId, 2);
+});
+
+test('embeddings of another model are refused, not compared', () => {
+  const idx = new SearchIndex(pack([[1, unit(1, 0, 0)]], { 1: 'alice' }));
+  assert.throws(() => idx.identify(unit(1, 0, 0), 'b'.repeat(64), policy), ModelMismatchError);
+  assert.throws(() => idx.rank(unit(1, 0, 0, 0), 'max'), /dimensions/);
+});
