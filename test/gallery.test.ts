@@ -16,8 +16,11 @@ const exec = promisify(execFile);
 let photos: Record<string, string>;
 let work: string;
 
-function cli(config: string, ...args: string[]) {
-  return exec('node', ['bin/facegate.js', ...args, '--config', config], { cwd: REPO_ROOT }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+function cli(config: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return exec('node', ['bin/facegate.js', ...args, '--config', config], { cwd: REPO_ROOT }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
 }
 
 function newConfig(extra = ''): string {

@@ -14,6 +14,7 @@ import { registerCompareCommand } from './commands/compare.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerGalleryCommands } from './commands/gallery.js';
 import { registerIdentifyCommands } from './commands/identify.js';
+import { registerEvalIdentifyCommand } from './commands/eval-identify.js';
 import { CliError } from './output.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -31,6 +32,7 @@ registerCompareCommand(program);
 registerEvalCommand(program);
 registerGalleryCommands(program);
 registerIdentifyCommands(program);
+registerEvalIdentifyCommand(program);
 registerDemoCommand(program, (argv) => program.parseAsync(argv, { from: 'user' }).then(() => undefined));
 
 try {

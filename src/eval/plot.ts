@@ -291,7 +291,8 @@ function rocGroups(data: VerificationPlotData, p: Panel): Scene['groups'] {
 }
 
 function histogramGroups(data: VerificationPlotData, p: Panel): Scene['groups'] {
-  const thresholds = data.thresholds ?? [];
+  // A threshold no score reaches (e.g. for a FAR below 1 / impostors) has no place on the axis.
+  const thresholds = (data.thresholds ?? []).filter((t) => Number.isFinite(t.value));
   // A threshold line on the frame would be lost, so each gets some room on either side.
   const [lo, hi] = scoreRange([...data.genuine, ...data.impostor, ...thresholds.flatMap((t) => [t.value - 0.05, t.value + 0.05])]);
   const sets = [
@@ -372,7 +373,9 @@ function placeLegend(entries: LegendEntry[], bins: { span: [number, number]; val
 }
 
 export function verificationScene(data: VerificationPlotData): Scene {
-  const title: Shape = { kind: 'text', at: [WIDTH / 2, 34], text: data.title, size: 20, colour: INK, anchor: 'middle', bold: true };
+  // Long titles (a file path and the models) shrink to fit the width rather than run off it.
+  const titleSize = Math.min(20, (WIDTH - 40) / textWidth(data.title, 1));
+  const title: Shape = { kind: 'text', at: [WIDTH / 2, 34], text: data.title, size: titleSize, colour: INK, anchor: 'middle', bold: true };
   return {
     width: WIDTH,
     height: HEIGHT,
