@@ -33,12 +33,12 @@ export const QualityConfig = z
 
 export const MatchingConfig = z
   .strictObject({
-    threshold: z.number().min(-1).max(1).default(0.47).describe('cosine similarity a face must exceed to be identified; set by `facegate calibrate`'),
+    threshold: z.number().min(-1).max(1).default(0.5258).describe('cosine similarity a face must exceed to be identified. Default from `facegate calibrate --pairs ../shared/faces/pairs_all.tsv --far 1e-3 --people 10` (FAR 1e-4 per comparison, MobileFaceNet float32)'),
     margin: z.number().min(0).max(2).default(0.05).describe('required lead of the best identity over the second best'),
-    aggregation: z.enum(['max', 'mean-top2', 'centroid']).default('max').describe('how one person\'s templates combine into one score'),
+    aggregation: z.enum(['max', 'mean-top2', 'centroid']).default('centroid').describe('how one person\'s templates combine into one score'),
     negativeMargin: z.number().min(0).max(2).default(0).describe('a negative template ("not this person") vetoes a match when it is at least this much closer than the positive'),
   })
-  .default({ threshold: 0.47, margin: 0.05, aggregation: 'max', negativeMargin: 0 });
+  .default({ threshold: 0.5258, margin: 0.05, aggregation: 'centroid', negativeMargin: 0 });
 
 export const GalleryConfig = z
   .strictObject({

@@ -44,22 +44,22 @@ export function packGallery(enrolled: { identity: string; embedding: Float32Arra
   };
 }
 
-export function evaluateIdentification(gallery: PackedTemplates, probes: Probe[], policy: MatchPolicy): IdentificationReport {
+export async function evaluateIdentification(gallery: PackedTemplates, probes: Probe[], policy: MatchPolicy): Promise<IdentificationReport> {
   const index = new SearchIndex(gallery);
   const genuine = probes.filter((p) => p.identity !== null);
   const strangers = probes.filter((p) => p.identity === null);
   let rank1 = 0, correct = 0, misidentified = 0, missed = 0, rejected = 0;
   const falseAccepts: string[] = [];
   for (const p of genuine) {
-    const ranked = index.rank(p.embedding, policy.aggregation);
+    const ranked = await index.rank(p.embedding, policy.aggregation);
     if (gallery.names.get(ranked[0]!.personId) === p.identity) rank1++;
-    const id = index.identify(p.embedding, gallery.modelSha, policy);
+    const id = await index.identify(p.embedding, gallery.modelSha, policy);
     if (id.name === p.identity) correct++;
     else if (id.name === null) missed++;
     else misidentified++;
   }
   for (const p of strangers) {
-    const id = index.identify(p.embedding, gallery.modelSha, policy);
+    const id = await index.identify(p.embedding, gallery.modelSha, policy);
     if (id.name === null) rejected++;
     else falseAccepts.push(`${p.file} -> ${id.name} (${id.score.toFixed(3)})`);
   }

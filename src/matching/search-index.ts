@@ -68,71 +68,112 @@ function normalised(v: Float32Array): Float32Array {
   return v.map((x) => x * inv);
 }
 
+/** Scores a query against every template row; the pure JavaScript one is the default. */
+export interface RowScorer {
+  scores(query: Float32Array): Float32Array | Promise<Float32Array>;
+}
+
+export class JsRowScorer implements RowScorer {
+  private readonly out: Float32Array;
+  constructor(
+    private readonly vectors: Float32Array,
+    private readonly dim: number,
+  ) {
+    this.out = new Float32Array(vectors.length / dim);
+  }
+  scores(query: Float32Array): Float32Array {
+    return dotScores(query, this.vectors, this.dim, this.out);
+  }
+}
+
 export class SearchIndex {
   readonly size: number;
-  private readonly people: number[];
+  /** Person id of each dense person slot. */
+  private readonly people: Int32Array;
+  /** Dense person slot of each template row. */
+  private readonly slotOfRow: Int32Array;
+  private readonly slotOfPerson: Map<number, number>;
   private readonly centroids: Float32Array;
-  private readonly scratch: Float32Array;
-
+  private readonly scorer: RowScorer;
+  private readonly best1: Float32Array;
+  private readonly best2: Float32Array;
 
   constructor(
     private readonly templates: PackedTemplates,
     private readonly negatives?: PackedTemplates,
+    scorer?: RowScorer,
   ) {
     if (negatives && negatives.vectors.length > 0 && negatives.modelSha !== templates.modelSha) {
       throw new ModelMismatchError('negative templates and templates come from different models');
     }
-    this.size = templates.personIds.length;
-    this.people = [...new Set(templates.personIds)];
-    const dim = templates.dim;
+    const { dim, personIds, vectors } = templates;
+    this.size = personIds.length;
+    this.slotOfPerson = new Map();
+    for (const p of personIds) if (!this.slotOfPerson.has(p)) this.slotOfPerson.set(p, this.slotOfPerson.size);
+    this.people = Int32Array.from(this.slotOfPerson.keys());
+    this.slotOfRow = Int32Array.from(personIds, (p) => this.slotOfPerson.get(p)!);
     // Class means, re-normalised: the 'centroid' aggregation searches these instead of every template.
-    this.centroids = new Float32Array(this.people.length * dim);
-    this.people.forEach((pid, c) => {
-      const sum = new Float32Array(dim);
-      templates.personIds.forEach((p, r) => {
-        if (p !== pid) return;
-        for (let k = 0; k < dim; k++) sum[k]! += templates.vectors[r * dim + k]!;
-      });
-      this.centroids.set(normalised(sum), c * dim);
-    });
-    this.scratch = new Float32Array(this.size);
+    const persons = this.people.length;
+    this.centroids = new Float32Array(persons * dim);
+    for (let r = 0; r < this.size; r++) {
+      const base = this.slotOfRow[r]! * dim;
+      for (let k = 0; k < dim; k++) this.centroids[base + k] = this.centroids[base + k]! + vectors[r * dim + k]!;
+    }
+    for (let c = 0; c < persons; c++) this.centroids.set(normalised(this.centroids.subarray(c * dim, (c + 1) * dim)), c * dim);
+    this.scorer = scorer ?? new JsRowScorer(vectors, dim);
+    this.best1 = new Float32Array(persons);
+    this.best2 = new Float32Array(persons);
   }
 
   get modelSha(): string {
     return this.templates.modelSha;
   }
 
-  /** Aggregated score per person, best first. */
-  rank(query: Float32Array, aggregation: Aggregation): { personId: number; score: number }[] {
-    const { dim, vectors, personIds } = this.templates;
+  /** One aggregated score per dense person slot (a view into scratch memory: copy to keep it). */
+  private async aggregated(query: Float32Array, aggregation: Aggregation): Promise<Float32Array> {
+    const { dim } = this.templates;
     if (query.length !== dim && this.size > 0) throw new ModelMismatchError(`query has ${query.length} dimensions, the gallery's templates ${dim}`);
-    const perPerson = new Map<number, number[]>();
-    if (aggregation === 'centroid') {
-      const s = dotScores(query, this.centroids, dim);
-      this.people.forEach((pid, c) => perPerson.set(pid, [s[c]!]));
-    } else {
-      const s = dotScores(query, vectors, dim, this.scratch);
-      for (let r = 0; r < this.size; r++) {
-        const list = perPerson.get(personIds[r]!);
-        if (list) list.push(s[r]!);
-        else perPerson.set(personIds[r]!, [s[r]!]);
-      }
+    if (aggregation === 'centroid') return dotScores(query, this.centroids, dim, this.best1);
+    const s = await this.scorer.scores(query);
+    const b1 = this.best1.fill(-Infinity);
+    const b2 = this.best2.fill(-Infinity);
+    for (let r = 0; r < this.size; r++) {
+      const slot = this.slotOfRow[r]!;
+      const v = s[r]!;
+      if (v > b1[slot]!) {
+        b2[slot] = b1[slot]!;
+        b1[slot] = v;
+      } else if (v > b2[slot]!) b2[slot] = v;
     }
-    const ranked = [...perPerson].map(([personId, scores]) => {
-      scores.sort((a, b) => b - a);
-      const score = aggregation === 'mean-top2' && scores.length > 1 ? (scores[0]! + scores[1]!) / 2 : scores[0]!;
-      return { personId, score };
-    });
-    return ranked.sort((a, b) => b.score - a.score || a.personId - b.personId);
+    if (aggregation === 'mean-top2') for (let c = 0; c < b1.length; c++) if (b2[c]! > -Infinity) b1[c] = (b1[c]! + b2[c]!) / 2;
+    return b1;
   }
 
-  identify(query: Float32Array, queryModelSha: string, policy: MatchPolicy): Identification {
+  /** Aggregated score per person, best first. */
+  async rank(query: Float32Array, aggregation: Aggregation): Promise<{ personId: number; score: number }[]> {
+    const scores = await this.aggregated(query, aggregation);
+    return Array.from(this.people, (personId, c) => ({ personId, score: scores[c]! })).sort((a, b) => b.score - a.score || a.personId - b.personId);
+  }
+
+  /** Best and second-best person without sorting everyone: what a decision needs. */
+  private async topTwo(query: Float32Array, aggregation: Aggregation): Promise<{ best?: { personId: number; score: number }; second?: { personId: number; score: number } }> {
+    const scores = await this.aggregated(query, aggregation);
+    let i1 = -1, i2 = -1;
+    for (let c = 0; c < scores.length; c++) {
+      if (i1 < 0 || scores[c]! > scores[i1]!) {
+        i2 = i1;
+        i1 = c;
+      } else if (i2 < 0 || scores[c]! > scores[i2]!) i2 = c;
+    }
+    const at = (c: number) => (c < 0 ? undefined : { personId: this.people[c]!, score: scores[c]! });
+    return { best: at(i1), second: at(i2) };
+  }
+
+  async identify(query: Float32Array, queryModelSha: string, policy: MatchPolicy): Promise<Identification> {
     if (queryModelSha !== this.templates.modelSha) {
       throw new ModelMismatchError(`refusing to compare an embedding of model ${queryModelSha.slice(0, 12)} with templates of model ${this.templates.modelSha.slice(0, 12)}`);
     }
-    const ranked = this.rank(query, policy.aggregation);
-    const best = ranked[0];
-    const second = ranked[1];
+    const { best, second } = await this.topTwo(query, policy.aggregation);
     const base = {
       personId: null,
       name: null,

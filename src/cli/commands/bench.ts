@@ -5,6 +5,7 @@ import { fetchSamplePhotos } from '../../fixtures/sample-photos.js';
 import { loadDetector, type PrecisionChoice } from '../../vision/face-pipeline.js';
 import { buildBenchFrames } from '../../bench/frames.js';
 import { machineFacts, peakRssKiB, PRECISIONS, runStageBench, STAGES, WARMUP_RUNS, type MachineFacts, type Summary } from '../../bench/stage-bench.js';
+import { runGalleryBench } from '../../bench/gallery-bench.js';
 import { info, printJson } from '../output.js';
 
 interface BenchOptions {
@@ -12,6 +13,7 @@ interface BenchOptions {
   runs: string;
   precision: string;
   threads: string;
+  gallery?: boolean;
   json?: boolean;
 }
 
@@ -29,11 +31,12 @@ export function registerBenchCommand(program: Command): void {
     .option('--runs <n>', 'timed runs per configuration, after a few untimed warm-up runs', '30')
     .option('--precision <list>', `model precisions, comma-separated (${PRECISIONS.join(', ')})`, PRECISIONS.join(','))
     .option('--threads <list>', 'intra-op thread counts, comma-separated', `1,${availableParallelism()}`)
+    .option('--gallery', 'measure 1:N search over 1k, 10k and 100k templates instead of the vision stages')
     .option('--json', 'print JSON')
     .action(async (o: BenchOptions) => {
-      const sections: BenchSection[] = [
-        stageSection({ modelsDir: o.modelsDir, runs: positiveInt('runs', o.runs), precisions: parsePrecisions(o.precision), threads: parseThreads(o.threads) }),
-      ];
+      const sections: BenchSection[] = o.gallery
+        ? [gallerySection()]
+        : [stageSection({ modelsDir: o.modelsDir, runs: positiveInt('runs', o.runs), precisions: parsePrecisions(o.precision), threads: parseThreads(o.threads) })];
       const machine = machineFacts();
       const results: Record<string, unknown> = {};
       const text: string[] = [machineLine(machine)];
@@ -50,6 +53,26 @@ export function registerBenchCommand(program: Command): void {
         console.log(text.join('\n'));
       }
     });
+}
+
+function gallerySection(): BenchSection {
+  return {
+    name: 'gallery',
+    async run() {
+      info('bench: 1:N search over synthetic galleries (random 192-d unit vectors, 5 templates per person), 100 queries each');
+      const rows = await runGalleryBench({});
+      const text = [
+        'gallery search: full open-set decision per query, ms median/p90 over 100 queries (single thread, brute force over contiguous Float32Array rows; ONNX Runtime MatMul from 4096 templates)',
+        'templates  people   dim  scorer       aggregation  identify',
+        ...rows.map((r) => `${String(r.templates).padStart(9)}  ${String(r.people).padStart(6)}  ${String(r.dim).padStart(4)}  ${r.scorer.padEnd(11)}  ${r.aggregation.padEnd(11)}  ${fmtMs(r.identifyMs.median)}/${fmtMs(r.identifyMs.p90)}`),
+      ];
+      return { json: rows, text };
+    },
+  };
+}
+
+function fmtMs(v: number): string {
+  return v < 10 ? v.toFixed(2) : v.toFixed(1);
 }
 
 function stageSection(o: { modelsDir: string; runs: number; precisions: PrecisionChoice[]; threads: number[] }): BenchSection {

@@ -29,10 +29,11 @@ export function registerEvalIdentifyCommand(program: Command): void {
     .requiredOption('--identities <dir>', 'DIR/<person>/*.jpg')
     .option('--strangers <dir>', 'DIR/<person>/*.jpg of people who are not enrolled')
     .option('--enroll <k>', 'photos per person to enroll', '3')
+    .option('--hold-out', 'also use every second person folder of --identities as strangers (not enrolled)')
     .option('--threshold <t>', 'match threshold (default: the config\'s matching.threshold)')
     .option('--config <file>', 'config file')
     .option('--json', 'print JSON')
-    .action(async (o: { identities: string; strangers?: string; enroll: string; threshold?: string; config?: string; json?: boolean }) => {
+    .action(async (o: { identities: string; strangers?: string; enroll: string; holdOut?: boolean; threshold?: string; config?: string; json?: boolean }) => {
       const k = Number(o.enroll);
       if (!(Number.isInteger(k) && k >= 1)) throw new Error(`--enroll must be a whole number >= 1, got ${o.enroll}`);
       if (!existsSync(o.identities)) throw new Error(`${o.identities}: no such folder`);
@@ -41,8 +42,10 @@ export function registerEvalIdentifyCommand(program: Command): void {
       const matching = loaded.config.matching;
       const threshold = o.threshold !== undefined ? Number(o.threshold) : matching.threshold;
       const entry = findModel(readManifest(pipeline.modelsDir), pipeline.embedderId ?? defaultEmbedderId(pipeline.precision ?? 'float32'));
-      const people = personFolders(o.identities).filter((p) => p.files.length > k);
-      const strangers = o.strangers ? personFolders(o.strangers) : [];
+      const folders = personFolders(o.identities);
+      const heldOut = o.holdOut ? folders.filter((_, i) => i % 2 === 1) : [];
+      const people = folders.filter((p) => !heldOut.includes(p) && p.files.length > k);
+      const strangers = [...(o.strangers ? personFolders(o.strangers) : []), ...heldOut];
       const { analyzer, description } = await loadAnalyzer(pipeline);
       const all = [...people.flatMap((p) => p.files), ...strangers.flatMap((p) => p.files)];
       info(`${description}; ${people.length} people with more than ${k} photos, ${strangers.length} strangers, ${all.length} photos`);
@@ -55,7 +58,7 @@ export function registerEvalIdentifyCommand(program: Command): void {
         .filter((p) => p.e)
         .map((p) => ({ file: p.file, identity: p.identity, embedding: p.e! }));
       const gallery = packGallery(enrolled, entry.sha256);
-      const reports = (['max', 'mean-top2', 'centroid'] as Aggregation[]).map((aggregation) => evaluateIdentification(gallery, probes, { ...matching, threshold, aggregation }));
+      const reports = await Promise.all((['max', 'mean-top2', 'centroid'] as Aggregation[]).map((aggregation) => evaluateIdentification(gallery, probes, { ...matching, threshold, aggregation })));
       const noFace = all.filter((f) => !emb.get(f)?.embedding).length;
       if (o.json) return printJson({ models: description, enrollPerPerson: k, noFace, reports });
       console.log(`${gallery.names.size} people enrolled with up to ${k} photos (${gallery.personIds.length} templates); ${reports[0]!.genuineProbes} probes of enrolled people, ${reports[0]!.strangerProbes} of strangers; ${noFace} photos without a face; threshold ${threshold}, margin ${matching.margin}`);

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { analyzerFor, configPathFrom, DEFAULT_CONFIG_FILE, openGalleryContext, pipelineOptions } from '../../app/gallery-context.js';
 import { loadConfig, updateConfigValue } from '../../config/load.js';
 import { SearchIndex, type Identification } from '../../matching/search-index.js';
+import { rowScorerFor } from '../../matching/ort-row-scorer.js';
 import { errorReason, loadImage } from '../../vision/image.js';
 import { embedFiles } from '../../eval/embed-files.js';
 import { readPairs } from '../../eval/pairs.js';
@@ -39,14 +40,16 @@ export function registerIdentifyCommands(program: Command): void {
       const ctx = openGalleryContext(o.config, info);
       try {
         const analyzer = await analyzerFor(ctx);
-        const index = new SearchIndex(ctx.store.matrixFor(ctx.model), ctx.store.negativesMatrixFor(ctx.model));
+        const matrix = ctx.store.matrixFor(ctx.model);
+        const index = new SearchIndex(matrix, ctx.store.negativesMatrixFor(ctx.model), await rowScorerFor(matrix.vectors, matrix.dim));
         if (index.size === 0 && !o.json) info(`no templates of model ${ctx.model.id} in the gallery: every face will be unknown`);
         const results: unknown[] = [];
         for (const file of images) {
           try {
             const img = loadImage(file);
             const a = await analyzer.analyze(img.mat, 'all');
-            const faces = a.faces.map((f) => ({ box: f.box, detectorScore: f.score, quality: f.quality, identity: index.identify(f.embedding!, ctx.model.sha256, ctx.policy) }));
+            const faces = [];
+            for (const f of a.faces) faces.push({ box: f.box, detectorScore: f.score, quality: f.quality, identity: await index.identify(f.embedding!, ctx.model.sha256, ctx.policy) });
             results.push({ file, faces });
             if (!o.json) {
               console.log(`${file}: ${faces.length} face${faces.length === 1 ? '' : 's'}`);
