@@ -166,3 +166,48 @@ test('bad input: empty folder, wrong model JSON, bad names give clear errors', a
   assert.equal(en.code, 1);
   assert.match(en.stdout, /not a readable image/);
 });
+
+test('a model switch: templates of the old model are ignored, then re-embedded from kept crops', async () => {
+  const config = newConfig('  keepCrops: true\n');
+  await cli(config, 'enroll', 'audrey', photos.audrey!);
+  writeFileSync(config, readFileSync(config, 'utf8').replace('models:\n', 'models:\n  precision: int8\n'));
+  const before = JSON.parse((await cli(config, 'identify', photos.audrey!, '--json')).stdout) as { results: { faces: { identity: { reason: string } }[] }[] };
+  assert.equal(before.results[0]!.faces[0]!.identity.reason, 'empty-gallery', 'old-model templates were compared');
+  const list = await cli(config, 'gallery', 'list');
+  assert.match(list.stdout, /made by model mobilefacenet-fp32, not the configured mobilefacenet-int8/);
+  const re = JSON.parse((await cli(config, 'gallery', 'reembed', '--json')).stdout) as { reembedded: number };
+  assert.equal(re.reembedded, 1);
+  const after = JSON.parse((await cli(config, 'identify', photos.audrey!, '--json')).stdout) as { results: { faces: { identity: { name: string; score: number } }[] }[] };
+  assert.equal(after.results[0]!.faces[0]!.identity.name, 'audrey');
+  assert.ok(after.results[0]!.faces[0]!.identity.score > 0.9);
+  assert.equal(JSON.parse((await cli(config, 'gallery', 'reembed', '--json')).stdout).reembedded, 0, 'reembed is not idempotent');
+});
+
+test('a negative template vetoes the person it names', async () => {
+  const config = newConfig();
+  await cli(config, 'enroll', 'franck', ...FRANCK_FRAMES.slice(0, 3).map((k) => photos[k]!));
+  const probe = photos.franck_04117!;
+  const first = JSON.parse((await cli(config, 'identify', probe, '--json')).stdout) as { results: { faces: { identity: { name: string | null; reason: string } }[] }[] };
+  assert.equal(first.results[0]!.faces[0]!.identity.name, 'franck');
+  await cli(config, 'gallery', 'negative', 'franck', probe, '--note', 'test');
+  const second = JSON.parse((await cli(config, 'identify', probe, '--json')).stdout) as { results: { faces: { identity: { name: string | null; reason: string } }[] }[] };
+  assert.equal(second.results[0]!.faces[0]!.identity.reason, 'negative-match');
+});
+
+test('calibrate writes a threshold into the config, keeping its other lines', async () => {
+  const config = newConfig('# my door\n');
+  const pairs = join(work, 'pairs.tsv');
+  const same = FRANCK_FRAMES.flatMap((a, i) => FRANCK_FRAMES.slice(i + 1).map((b) => `${photos[a]}\t${photos[b]}\t1`));
+  const others = ['audrey', 'cage', 'bieber_small', 'SeanConnery', 'kim1_crop', 'obama4_crop', 'chuck_crop'];
+  const diff = [...FRANCK_FRAMES.map((f, i) => [f, others[i % others.length]!]), ...others.flatMap((a, i) => others.slice(i + 1).map((b) => [a, b]))].map(([a, b]) => `${photos[a!]}\t${photos[b!]}\t0`);
+  writeFileSync(pairs, ['file_a\tfile_b\tsame', ...same, ...diff].join('\n'));
+  const r = await cli(config, 'calibrate', '--pairs', pairs, '--far', '0.05', '--json');
+  const out = JSON.parse(r.stdout) as { threshold: number; tar: number; measuredFar: number };
+  assert.ok(out.measuredFar <= 0.05);
+  const text = readFileSync(config, 'utf8');
+  assert.match(text, /# my door/);
+  assert.match(text, new RegExp(`threshold: ${out.threshold}`));
+  const tooFew = await cli(config, 'calibrate', '--pairs', pairs, '--far', '1e-4');
+  assert.equal(tooFew.code, 1);
+  assert.match(tooFew.stderr, /cannot resolve a FAR/);
+});

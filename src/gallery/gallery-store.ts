@@ -253,6 +253,13 @@ export class GalleryStore {
     }));
   }
 
+  /** Templates with a stored crop that were made by another model than `model`. */
+  templatesToReembed(model: ModelTag): (StoredTemplate & { personName: string })[] {
+    return (this.db.prepare('SELECT t.*, p.name AS person_name FROM templates t JOIN people p ON p.id = t.person_id WHERE t.model_sha != ? AND t.crop IS NOT NULL ORDER BY t.id').all(model.sha256) as Record<string, unknown>[])
+      .map((r) => ({ ...rowToTemplate(r), personName: r.person_name as string }))
+      .filter((t) => !this.db.prepare('SELECT 1 FROM templates WHERE model_sha = ? AND source = ? AND source_ref = ?').get(model.sha256, 'reembed', `template:${t.id}`));
+  }
+
   /** Every template of one model, packed for search. Templates of other models are never included. */
   matrixFor(model: ModelTag): TemplateMatrix {
     return this.packed('templates', model);

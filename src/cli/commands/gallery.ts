@@ -4,6 +4,8 @@ import { analyzerFor, openGalleryContext, type GalleryContext } from '../../app/
 import { commitEnrollment, prepareCandidates, scanFaceDataSet, type Rejection } from '../../gallery/enrollment.js';
 import { exportGallery, importGallery } from '../../gallery/exchange.js';
 import { validatePersonName } from '../../gallery/names.js';
+import { loadImage } from '../../vision/image.js';
+import { cv } from '../../vision/opencv.js';
 import { info, printJson } from '../output.js';
 
 async function withContext<T>(configOption: string | undefined, fn: (ctx: GalleryContext) => Promise<T> | T): Promise<T> {
@@ -154,6 +156,53 @@ export function registerGalleryCommands(program: Command): void {
         const r = importGallery(ctx.store, raw, ctx.model, ctx.embedderEntry.embeddingDim!);
         if (o.json) printJson(r);
         else console.log(`imported ${r.people} people: ${r.templates} templates, ${r.negatives} negatives`);
+      });
+    });
+
+  gallery
+    .command('negative')
+    .description('store a negative template: the face in this photo is NOT this person (vetoes look-alike matches)')
+    .argument('<name>', 'the person this face must not match')
+    .argument('<image>', 'photo with exactly one face')
+    .option('--note <text>', 'why (kept in the gallery)')
+    .option('--config <file>', 'config file')
+    .action(async (name: string, image: string, o: { config?: string; note?: string }) => {
+      await withContext(o.config, async (ctx) => {
+        const person = ctx.store.requirePerson(name);
+        const a = await (await analyzerFor(ctx)).analyze(loadImage(image).mat, 'all');
+        if (a.faces.length !== 1) throw new Error(`${image}: ${a.faces.length} faces found; a negative template needs exactly one`);
+        ctx.store.transaction(() => ctx.store.addNegative(person, ctx.model, a.faces[0]!.embedding!, o.note));
+        console.log(`stored: the face in ${image} is not ${person.name}`);
+      });
+    });
+
+  gallery
+    .command('reembed')
+    .description('after a model switch: re-embed templates from their stored face crops (only when gallery.keepCrops was on when they were enrolled)')
+    .option('--config <file>', 'config file')
+    .option('--json', 'print JSON')
+    .action(async (o: { config?: string; json?: boolean }) => {
+      await withContext(o.config, async (ctx) => {
+        const todo = ctx.store.templatesToReembed(ctx.model);
+        const others = ctx.store.modelsInUse().filter((m) => m.modelSha !== ctx.model.sha256);
+        const withoutCrops = others.reduce((n, m) => n + m.templates - m.withCrops, 0);
+        if (ctx.embedderEntry.input.crop.method !== 'similarity-5pt' && todo.length > 0) {
+          throw new Error(`stored crops are 5-point aligned; model ${ctx.model.id} needs ${ctx.embedderEntry.input.crop.method} crops: re-enroll from photos`);
+        }
+        const embedder = (await analyzerFor(ctx)).embedder;
+        let done = 0;
+        for (const t of todo) {
+          const rgb = cv.imdecode(t.crop!, cv.IMREAD_COLOR).cvtColor(cv.COLOR_BGR2RGB).resize(embedder.height, embedder.width);
+          const [embedding] = await embedder.embedCrops([rgb]);
+          ctx.store.transaction(() =>
+            ctx.store.addTemplates(ctx.store.requirePerson(t.personName), ctx.model, [{ embedding: embedding!, quality: t.quality, source: 'reembed', sourceRef: `template:${t.id}`, crop: t.crop! }]),
+          );
+          done++;
+        }
+        const result = { reembedded: done, model: ctx.model.id, notReembeddable: withoutCrops };
+        if (o.json) return printJson(result);
+        console.log(`re-embedded ${done} templates with ${ctx.model.id}`);
+        if (withoutCrops > 0) console.log(`${withoutCrops} templates of other models have no stored crop: re-enroll those people from photos (facegate gallery list shows who)`);
       });
     });
 
