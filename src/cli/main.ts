@@ -15,6 +15,7 @@ import { registerEvalCommand } from './commands/eval.js';
 import { registerGalleryCommands } from './commands/gallery.js';
 import { registerIdentifyCommands } from './commands/identify.js';
 import { registerEvalIdentifyCommand } from './commands/eval-identify.js';
+import { registerConfigCommands } from './commands/config.js';
 import { CliError } from './output.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -33,6 +34,7 @@ registerEvalCommand(program);
 registerGalleryCommands(program);
 registerIdentifyCommands(program);
 registerEvalIdentifyCommand(program);
+registerConfigCommands(program);
 registerDemoCommand(program, (argv) => program.parseAsync(argv, { from: 'user' }).then(() => undefined));
 
 try {
