@@ -39,10 +39,10 @@ before(async () => {
 test('schema migrations set a version; reopening is idempotent', () => {
   const path = join(work, 'm.db');
   const a = GalleryStore.open(path);
-  assert.equal(a.schemaVersion, 1);
+  assert.equal(a.schemaVersion, 2);
   a.close();
   const b = GalleryStore.open(path);
-  assert.equal(b.schemaVersion, 1);
+  assert.equal(b.schemaVersion, 2);
   assert.equal(b.db.pragma('journal_mode', { simple: true }), 'wal');
   b.close();
 });

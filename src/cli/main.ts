@@ -16,6 +16,7 @@ import { registerGalleryCommands } from './commands/gallery.js';
 import { registerIdentifyCommands } from './commands/identify.js';
 import { registerEvalIdentifyCommand } from './commands/eval-identify.js';
 import { registerConfigCommands } from './commands/config.js';
+import { registerRunCommand } from './commands/run.js';
 import { CliError } from './output.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -35,7 +36,8 @@ registerGalleryCommands(program);
 registerIdentifyCommands(program);
 registerEvalIdentifyCommand(program);
 registerConfigCommands(program);
-registerDemoCommand(program, (argv) => program.parseAsync(argv, { from: 'user' }).then(() => undefined));
+registerRunCommand(program);
+registerDemoCommand(program);
 
 try {
   await program.parseAsync(process.argv);

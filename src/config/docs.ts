@@ -14,16 +14,30 @@ function unwrap(s: z.ZodType): z.ZodType {
   return cur;
 }
 
-export function configOptions(): OptionDoc[] {
-  const defaults = ConfigSchema.parse({}) as Record<string, Record<string, unknown>>;
-  const out: OptionDoc[] = [];
-  for (const [section, schema] of Object.entries(ConfigSchema.shape)) {
-    const obj = unwrap(schema as z.ZodType);
-    if (!(obj instanceof z.ZodObject)) continue;
-    for (const [key, field] of Object.entries(obj.shape as Record<string, z.ZodType>)) {
-      out.push({ key: `${section}.${key}`, default: defaults[section]?.[key], description: field.description ?? '' });
-    }
+function defaultOf(s: z.ZodType): unknown {
+  const r = s.safeParse(undefined);
+  return r.success ? r.data : undefined;
+}
+
+/** Walks nested objects and arrays of objects; leaves are the documented options. */
+function walk(prefix: string, schema: z.ZodType, description: string, out: OptionDoc[]): void {
+  const inner = unwrap(schema);
+  if (inner instanceof z.ZodObject) {
+    if (description && prefix) out.push({ key: prefix, default: defaultOf(schema), description });
+    for (const [key, field] of Object.entries(inner.shape as Record<string, z.ZodType>)) walk(prefix ? `${prefix}.${key}` : key, field, field.description ?? '', out);
+    return;
   }
+  if (inner instanceof z.ZodArray && unwrap(inner.element as z.ZodType) instanceof z.ZodObject) {
+    out.push({ key: prefix, default: defaultOf(schema), description });
+    walk(`${prefix}[]`, inner.element as z.ZodType, '', out);
+    return;
+  }
+  out.push({ key: prefix, default: defaultOf(schema), description });
+}
+
+export function configOptions(): OptionDoc[] {
+  const out: OptionDoc[] = [];
+  walk('', ConfigSchema, '', out);
   return out;
 }
 

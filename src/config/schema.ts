@@ -1,6 +1,7 @@
 // The one configuration file (YAML), validated by this schema. Every option has a default and a
 // description; `facegate config docs` prints them, so the schema is the documentation.
 import { z } from 'zod';
+import { CameraConfig } from '../camera/camera-config.js';
 
 const providers = z.array(z.enum(['cpu', 'cuda', 'tensorrt', 'coreml', 'dml', 'webgpu', 'xnnpack', 'qnn']));
 
@@ -48,12 +49,123 @@ export const GalleryConfig = z
   })
   .default({ path: 'data/gallery.db', keepCrops: false, dedupeSimilarity: 0.95 });
 
-export const ConfigSchema = z.strictObject({
-  models: ModelsConfig,
-  detector: DetectorConfig,
-  quality: QualityConfig,
-  matching: MatchingConfig,
-  gallery: GalleryConfig,
+const pin = z.number().int().min(0).max(1023);
+
+export const DoorConfig = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _ (it becomes part of MQTT topics)').describe('door id'),
+  relay: z
+    .strictObject({
+      pin: pin.describe('GPIO (BCM / line offset) of the relay'),
+      activeLow: z.boolean().default(true).describe('most relay boards energise on a low level'),
+      pulseMs: z.number().int().min(100).max(60_000).default(3000).describe('how long the relay stays energised per grant'),
+    })
+    .describe('door relay; released (locked) on start, on stop and on crash'),
+  allow: z
+    .strictObject({
+      everyone: z.boolean().default(false).describe('every enrolled person may open this door'),
+      people: z.array(z.string()).default([]).describe('these people may'),
+      groups: z.array(z.string()).default([]).describe('members of these groups may'),
+    })
+    .default({ everyone: true, people: [], groups: [] })
+    .describe('who may open it (default: everyone enrolled)'),
+  cooldownMs: z.number().int().min(0).default(10_000).describe('after a grant, the same person does not pulse this door again for this long'),
+  unknown: z.enum(['deny', 'ignore']).default('deny').describe("unknown faces: 'deny' makes a denied-unknown event, 'ignore' only counts them"),
+  multipleFaces: z
+    .enum(['grant-allowed', 'deny-if-stranger'])
+    .default('deny-if-stranger')
+    .describe("several faces in view: 'deny-if-stranger' refuses while a face decided unknown is in view (anti-tailgating); 'grant-allowed' opens for any allowed person"),
 });
+
+export const GpioConfig = z
+  .strictObject({
+    backend: z.enum(['auto', 'rpio', 'libgpiod', 'simulated']).default('auto').describe("'auto': libgpiod where /dev/gpiochip* exists, rpio on a Pi up to 4, else simulated"),
+    chip: z.string().default('gpiochip0').describe('libgpiod chip (Pi 5 with older kernels: gpiochip4)'),
+    leds: z
+      .strictObject({
+        ready: pin.optional().describe('lit while the daemon runs and the camera streams'),
+        granted: pin.optional().describe('lit while a door relay is energised'),
+        denied: pin.optional().describe('flashes on a denial'),
+        enrollment: pin.optional().describe('blinks while the enrollment burst captures'),
+        activeLow: z.boolean().default(false).describe('LEDs wired to light on a low level'),
+      })
+      .default({ activeLow: false })
+      .describe('status LEDs (all optional)'),
+    button: z
+      .strictObject({
+        pin: pin.describe('enrollment button input'),
+        activeLow: z.boolean().default(true).describe('button pulls the line low when pressed (internal pull-up)'),
+        debounceMs: z.number().int().min(1).max(1000).default(50).describe('a level must hold this long to count'),
+      })
+      .optional()
+      .describe('enrollment button (optional)'),
+  })
+  .default({ backend: 'auto', chip: 'gpiochip0', leds: { activeLow: false } });
+
+export const RecognitionConfig = z
+  .strictObject({
+    fusionN: z.number().int().min(1).default(3).describe('a track is decided when N of its last M frames agree'),
+    fusionM: z.number().int().min(1).default(5).describe('the M of N-of-M fusion'),
+    trackMinIou: z.number().min(0).max(1).default(0.3).describe('box overlap that continues a track'),
+    trackMaxGapMs: z.number().int().min(0).default(1500).describe('a track unseen for this long ends (the person left)'),
+  })
+  .default({ fusionN: 3, fusionM: 5, trackMinIou: 0.3, trackMaxGapMs: 1500 });
+
+export const EnrollmentConfig = z
+  .strictObject({
+    burstFrames: z.number().int().min(1).default(12).describe('usable faces to collect per button press'),
+    timeoutMs: z.number().int().min(500).default(10_000).describe('give up when no usable face appears for this long'),
+    keep: z.number().int().min(1).default(5).describe('templates kept from one burst (best quality, near-duplicates collapsed)'),
+  })
+  .default({ burstFrames: 12, timeoutMs: 10_000, keep: 5 });
+
+export const HealthConfig = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('serve /healthz, /readyz and /metrics'),
+    host: z.string().default('127.0.0.1').describe('listen address (keep it on loopback unless a firewall guards it)'),
+    port: z.number().int().min(0).max(65535).default(9464).describe('listen port (0 = any free port)'),
+  })
+  .default({ enabled: true, host: '127.0.0.1', port: 9464 });
+
+export const LoggingConfig = z
+  .strictObject({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info').describe('log level (JSON lines on stdout: journald keeps them)'),
+    pretty: z.boolean().default(false).describe('human-readable one-line logs instead of JSON'),
+  })
+  .default({ level: 'info', pretty: false });
+
+export const ConfigSchema = z
+  .strictObject({
+    models: ModelsConfig,
+    detector: DetectorConfig,
+    quality: QualityConfig,
+    matching: MatchingConfig,
+    gallery: GalleryConfig,
+    camera: CameraConfig,
+    doors: z.array(DoorConfig).default([]).describe('doors this device controls'),
+    gpio: GpioConfig,
+    recognition: RecognitionConfig,
+    enrollment: EnrollmentConfig,
+    health: HealthConfig,
+    logging: LoggingConfig,
+  })
+  .superRefine((c, ctx) => {
+    // A pin used twice would drive the relay and an LED (or read the button) on one wire.
+    const uses = new Map<number, string>();
+    const claim = (p: number | undefined, what: string, path: (string | number)[]) => {
+      if (p === undefined) return;
+      const prev = uses.get(p);
+      if (prev) ctx.addIssue({ code: 'custom', message: `GPIO ${p} is used twice: ${prev} and ${what}`, path });
+      else uses.set(p, what);
+    };
+    c.doors.forEach((d, i) => claim(d.relay.pin, `door ${d.name} relay`, ['doors', i, 'relay', 'pin']));
+    for (const led of ['ready', 'granted', 'denied', 'enrollment'] as const) claim(c.gpio.leds[led], `${led} LED`, ['gpio', 'leds', led]);
+    claim(c.gpio.button?.pin, 'enrollment button', ['gpio', 'button', 'pin']);
+    const names = new Set<string>();
+    c.doors.forEach((d, i) => {
+      if (names.has(d.name)) ctx.addIssue({ code: 'custom', message: `door name "${d.name}" is used twice`, path: ['doors', i, 'name'] });
+      names.add(d.name);
+    });
+    if (c.recognition.fusionN > c.recognition.fusionM) ctx.addIssue({ code: 'custom', message: 'fusionN cannot exceed fusionM', path: ['recognition', 'fusionN'] });
+  });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -289,6 +289,81 @@ export class GalleryStore {
     return { model, modelSha: model.sha256, dim, vectors, personIds, names };
   }
 
+  /** Changes whenever another connection commits: the daemon polls it to reload the gallery. */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  /** Arms enrollment: the next button press (or remote trigger) enrolls under this name. */
+  armEnrollment(name: string, ttlMs: number): { name: string; expiresAt: string } {
+    const valid = validatePersonName(name);
+    const armed = { name: valid, expiresAt: new Date(Date.now() + ttlMs).toISOString() };
+    this.transaction(() => {
+      this.db.prepare('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run('armed_enrollment', JSON.stringify(armed), now());
+      this.audit('enrollment.arm', valid, { expiresAt: armed.expiresAt });
+    });
+    return armed;
+  }
+
+  /** The armed name, consumed (one press enrolls once); null when none or expired. */
+  takeArmedEnrollment(): string | null {
+    return this.transaction(() => {
+      const row = this.db.prepare("SELECT value FROM settings WHERE key = 'armed_enrollment'").get() as { value: string } | undefined;
+      if (!row) return null;
+      this.db.prepare("DELETE FROM settings WHERE key = 'armed_enrollment'").run();
+      const armed = JSON.parse(row.value) as { name: string; expiresAt: string };
+      return Date.parse(armed.expiresAt) > Date.now() ? armed.name : null;
+    });
+  }
+
+  addPending(model: ModelTag, templates: NewTemplate[], source: string, note?: string): number {
+    return this.transaction(() => {
+      const id = Number(this.db.prepare('INSERT INTO pending (created_at, source, note) VALUES (?, ?, ?)').run(now(), source, note ?? null).lastInsertRowid);
+      const insert = this.db.prepare('INSERT INTO pending_templates (pending_id, model_id, model_sha, dim, embedding, quality, crop) VALUES (?, ?, ?, ?, ?, ?, ?)');
+      for (const t of templates) insert.run(id, model.id, model.sha256, t.embedding.length, toBlob(t.embedding), JSON.stringify(t.quality), t.crop ?? null);
+      this.audit('pending.add', null, { pending: id, templates: templates.length, source });
+      return id;
+    });
+  }
+
+  listPending(): { id: number; createdAt: string; source: string; note: string | null; templates: number }[] {
+    return (this.db.prepare('SELECT p.id, p.created_at, p.source, p.note, (SELECT count(*) FROM pending_templates t WHERE t.pending_id = p.id) AS n FROM pending p ORDER BY p.id').all() as { id: number; created_at: string; source: string; note: string | null; n: number }[]).map((r) => ({
+      id: r.id,
+      createdAt: r.created_at,
+      source: r.source,
+      note: r.note,
+      templates: r.n,
+    }));
+  }
+
+  /** Turns a pending capture into templates of a (new or existing) person, in one transaction. */
+  namePending(id: number, name: string): { person: string; templates: number } {
+    const valid = validatePersonName(name);
+    return this.transaction(() => {
+      const rows = this.db.prepare('SELECT * FROM pending_templates WHERE pending_id = ? ORDER BY id').all(id) as Record<string, unknown>[];
+      if (!this.db.prepare('SELECT 1 FROM pending WHERE id = ?').get(id)) throw new GalleryError(`no pending capture ${id} (facegate gallery pending list shows them)`);
+      const person = this.ensurePerson(valid);
+      const byModel = new Map<string, { model: ModelTag; templates: NewTemplate[] }>();
+      for (const r of rows) {
+        const key = r.model_sha as string;
+        const entry = byModel.get(key) ?? { model: { id: r.model_id as string, sha256: key }, templates: [] };
+        entry.templates.push({ embedding: fromBlob(r.embedding as Buffer), quality: JSON.parse(r.quality as string) as Record<string, number>, source: 'camera', sourceRef: `pending:${id}`, ...(r.crop ? { crop: r.crop as Buffer } : {}) });
+        byModel.set(key, entry);
+      }
+      for (const { model, templates } of byModel.values()) this.addTemplates(person, model, templates);
+      this.db.prepare('DELETE FROM pending WHERE id = ?').run(id);
+      this.audit('pending.name', valid, { pending: id, templates: rows.length });
+      return { person: valid, templates: rows.length };
+    });
+  }
+
+  discardPending(id: number): void {
+    this.transaction(() => {
+      if (this.db.prepare('DELETE FROM pending WHERE id = ?').run(id).changes === 0) throw new GalleryError(`no pending capture ${id}`);
+      this.audit('pending.discard', null, { pending: id });
+    });
+  }
+
   integrityCheck(): string {
     return this.db.pragma('integrity_check', { simple: true }) as string;
   }

@@ -48,4 +48,32 @@ export const MIGRATIONS: { version: number; description: string; sql: string }[]
       );
     `,
   },
+  {
+    version: 2,
+    description: 'pending people from button enrollment, and daemon settings (armed enrollment)',
+    sql: `
+      CREATE TABLE pending (
+        id          INTEGER PRIMARY KEY,
+        created_at  TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        note        TEXT
+      );
+      CREATE TABLE pending_templates (
+        id          INTEGER PRIMARY KEY,
+        pending_id  INTEGER NOT NULL REFERENCES pending(id) ON DELETE CASCADE,
+        model_id    TEXT NOT NULL,
+        model_sha   TEXT NOT NULL,
+        dim         INTEGER NOT NULL,
+        embedding   BLOB NOT NULL,
+        quality     TEXT NOT NULL,
+        crop        BLOB,
+        CHECK (length(embedding) = 4 * dim)
+      );
+      CREATE TABLE settings (
+        key         TEXT PRIMARY KEY,
+        value       TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+      );
+    `,
+  },
 ];

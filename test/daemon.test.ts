@@ -1,0 +1,146 @@
+// The daemon end to end: real models, real SQLite, a video or image folder as the camera, the
+// simulated GPIO backend, a unix datagram socket standing in for systemd.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { runDemo } from '../src/demo/demo.js';
+import { REPO_ROOT } from '../src/paths.js';
+import { FRANCK_FRAMES } from '../src/fixtures/sample-photos.js';
+import { FakeSystemd } from './helpers/fake-systemd.js';
+import { MODELS_DIR, requireModels, samplePhotos } from './helpers/models.js';
+
+let work: string;
+let photos: Record<string, string>;
+
+before(async () => {
+  requireModels();
+  photos = await samplePhotos();
+  work = mkdtempSync(join(tmpdir(), 'facegate-daemon-'));
+});
+
+test('demo video: the relay pulses once per enrolled visitor and never for a stranger', async () => {
+  const lines: string[] = [];
+  const result = await runDemo(join(work, 'demo'), { print: (l) => lines.push(l) });
+  const granted = result.events.filter((e) => e.decision === 'granted' && e.relay === 'pulse');
+  assert.deepEqual(granted.map((e) => e.person?.name).sort(), ['audrey', 'franck']);
+  assert.equal(result.pulses.length, 2, lines.join('\n'));
+  for (const p of result.pulses) assert.ok(p.durationMs >= 1400 && p.durationMs < 2500, `pulse of ${p.durationMs} ms`);
+  const strangers = result.events.filter((e) => e.person === null);
+  assert.ok(strangers.length >= 2, 'strangers were not decided unknown');
+  assert.ok(strangers.every((e) => e.decision === 'denied' && e.reason === 'denied-unknown'));
+  for (const e of result.events) {
+    assert.match(e.eventId, /^[0-9a-f-]{36}$/);
+    assert.ok(e.latencyMs >= 0 && e.modelId === 'mobilefacenet-fp32' && e.trackId > 0);
+  }
+  assert.ok(lines.some((l) => l.includes('RELAY front ENERGISED')));
+});
+
+function folderConfig(dir: string, extra: Record<string, unknown> = {}): string {
+  const path = join(dir, 'facegate.yaml');
+  writeFileSync(
+    path,
+    stringify({
+      models: { dir: MODELS_DIR },
+      gallery: { path: 'gallery.db' },
+      camera: { type: 'folder', path: 'camera', fps: 5, loop: true, reconnect: { initialMs: 200, maxMs: 1000 } },
+      doors: [{ name: 'front', relay: { pin: 17 } }],
+      gpio: { backend: 'simulated' },
+      health: { enabled: true, port: 0 },
+      logging: { level: 'info' },
+      ...extra,
+    }),
+  );
+  return path;
+}
+
+function spawnDaemon(config: string, env: Record<string, string> = {}) {
+  const child = spawn('node', ['bin/facegate.js', 'run', '--config', config], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
+  const logs: { atMs: number; line: string }[] = [];
+  let buf = '';
+  const collect = (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    for (const line of parts) logs.push({ atMs: Date.now(), line });
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const waitFor = async (re: RegExp, timeoutMs: number) => {
+    const start = Date.now();
+    while (Date.now() - start < timeoutMs) {
+      const hit = logs.find((l) => re.test(l.line));
+      if (hit) return hit;
+      await sleep(50);
+    }
+    throw new Error(`no log line matching ${re} within ${timeoutMs} ms:\n${logs.map((l) => l.line).join('\n')}`);
+  };
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, logs, waitFor, exited };
+}
+
+test('READY after models and camera, WATCHDOG while frames flow, none while the camera is gone, recovery after', async () => {
+  const dir = mkdtempSync(join(work, 'wd-'));
+  const cam = join(dir, 'camera');
+  mkdirSync(cam);
+  FRANCK_FRAMES.slice(0, 4).forEach((k, i) => copyFileSync(photos[k]!, join(cam, `f${i}.jpg`)));
+  const systemd = new FakeSystemd(join(dir, 'notify.sock'));
+  await systemd.start();
+  const d = spawnDaemon(folderConfig(dir), { NOTIFY_SOCKET: systemd.socketPath, WATCHDOG_USEC: '1000000' });
+  try {
+    const ready = await d.waitFor(/"msg":"ready: /, 60_000);
+    await sleep(3000);
+    const readyMsg = systemd.messages('READY=1');
+    assert.equal(readyMsg.length, 1, 'READY sent once');
+    const modelsLine = d.logs.find((l) => /models: detector/.test(l.line))!;
+    const cameraLine = d.logs.find((l) => /camera streaming/.test(l.line))!;
+    assert.ok(readyMsg[0]!.atMs >= modelsLine.atMs - 50 && readyMsg[0]!.atMs >= cameraLine.atMs - 50, 'READY before models/camera');
+    const beats = systemd.messages('WATCHDOG=1').filter((m) => m.atMs > ready.atMs);
+    assert.ok(beats.length >= 4, `${beats.length} watchdog pings in 3 s at a 1 s WatchdogSec`);
+
+    // Unplug the camera: the images go away.
+    const gone = join(dir, 'unplugged');
+    renameSync(cam, gone);
+    await d.waitFor(/camera reconnecting/, 10_000);
+    const stallStart = Date.now() + 600; // allow one ping already in flight
+    await sleep(3000);
+    const duringStall = systemd.messages('WATCHDOG=1').filter((m) => m.atMs > stallStart && m.atMs < stallStart + 2400);
+    assert.deepEqual(duringStall, [], 'watchdog pinged while no frames were processed');
+    assert.equal(d.child.exitCode, null, 'the daemon exited when the camera went away');
+
+    renameSync(gone, cam);
+    const back = await d.waitFor(/camera streaming/, 15_000).then(() => d.logs.filter((l) => /camera streaming/.test(l.line)).at(-1)!);
+    await sleep(2500);
+    assert.ok(systemd.messages('WATCHDOG=1').some((m) => m.atMs > back.atMs), 'watchdog did not resume after the camera came back');
+    assert.ok(systemd.messages('STATUS=').length >= 1, 'no STATUS sent');
+  } finally {
+    d.child.kill('SIGTERM');
+    await d.exited;
+    systemd.stop();
+  }
+  assert.ok(systemd.messages('STOPPING=1').length === 1, 'STOPPING not sent on shutdown');
+});
+
+test('bad config: one clear line, non-zero exit, relay never touched', async () => {
+  const dir = mkdtempSync(join(work, 'bad-'));
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ doors: [{ name: 'front', relay: { pin: 17, pulse: 3 } }] }, /doors\[0\]\.relay\.pulse: unknown key/],
+    [{ health: { port: 'http' } }, /health\.port: .*number/],
+    [{ gpio: { backend: 'simulated', leds: { ready: 17 } } }, /GPIO 17 is used twice: door front relay and ready LED/],
+    [{ models: { dir: join(dir, 'no-models') } }, /manifest\.json not found/],
+  ];
+  for (const [extra, expected] of cases) {
+    const d = spawnDaemon(folderConfig(dir, extra));
+    const code = await d.exited;
+    assert.notEqual(code, 0);
+    const errors = d.logs.filter((l) => l.line.startsWith('facegate:'));
+    assert.equal(errors.length, 1, d.logs.map((l) => l.line).join('\n'));
+    assert.match(errors[0]!.line, expected);
+    assert.ok(!d.logs.some((l) => /RELAY|energis/i.test(l.line)));
+  }
+  assert.ok(readdirSync(dir).length > 0);
+});
