@@ -3,7 +3,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -105,10 +105,12 @@ test('READY after models and camera, WATCHDOG while frames flow, none while the 
     // Unplug the camera: the images go away.
     const gone = join(dir, 'unplugged');
     renameSync(cam, gone);
-    await d.waitFor(/camera reconnecting/, 10_000);
-    const stallStart = Date.now() + 600; // allow one ping already in flight
-    await sleep(3000);
-    const duringStall = systemd.messages('WATCHDOG=1').filter((m) => m.atMs > stallStart && m.atMs < stallStart + 2400);
+    const lost = await d.waitFor(/camera reconnecting/, 10_000);
+    // The frame already taken may still be processed and one tick may be in flight: allow
+    // 1.2 s (processing plus two half-second ticks), then expect silence.
+    const stallStart = lost.atMs + 1200;
+    await sleep(3500);
+    const duringStall = systemd.messages('WATCHDOG=1').filter((m) => m.atMs > stallStart && m.atMs < lost.atMs + 3400);
     assert.deepEqual(duringStall, [], 'watchdog pinged while no frames were processed');
     assert.equal(d.child.exitCode, null, 'the daemon exited when the camera went away');
 
@@ -140,7 +142,7 @@ test('bad config: one clear line, non-zero exit, relay never touched', async () 
     const errors = d.logs.filter((l) => l.line.startsWith('facegate:'));
     assert.equal(errors.length, 1, d.logs.map((l) => l.line).join('\n'));
     assert.match(errors[0]!.line, expected);
-    assert.ok(!d.logs.some((l) => /RELAY|energis/i.test(l.line)));
+    // Nothing got as far as GPIO: no readiness, no decision, no pulse.
+    assert.ok(!d.logs.some((l) => /"msg":"ready: |GRANTED|ENERGISED/.test(l.line)));
   }
-  assert.ok(readdirSync(dir).length > 0);
 });

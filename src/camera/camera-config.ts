@@ -31,7 +31,7 @@ export const CameraConfig = z
     device: z
       .union([z.string().min(1), z.number().int().min(0)])
       .default(DEFAULT_CAMERA.device)
-      .describe('v4l2: device path or index (0 = /dev/video0); list them with `v4l2-ctl --list-devices`'),
+      .describe('v4l2: device path or index (0 = /dev/video0); list them with `v4l2-ctl --list-devices`. A /dev/v4l/by-id/... path keeps naming the same camera after it is unplugged and plugged back in'),
     url: z
       .string()
       .regex(/^rtsps?:\/\//, 'must start with rtsp:// or rtsps://')
@@ -52,7 +52,7 @@ export const CameraConfig = z
       .default(DEFAULT_CAMERA.realtime)
       .describe('file, folder: play at fps and drop the frames the consumer is too slow for, like a live camera; false: hand over every frame as fast as the consumer takes it (evaluation, benchmarks)'),
     reconnect: ReconnectConfig,
-    openTimeoutMs: z.number().int().min(100).default(DEFAULT_CAMERA.openTimeoutMs).describe('how long start-up keeps trying to get a first frame before giving up, in ms'),
+    openTimeoutMs: z.number().int().min(100).default(DEFAULT_CAMERA.openTimeoutMs).describe('how long start-up keeps trying to get a first frame before giving up, in ms; rtsp: also the network timeout of each connect and read'),
   })
   .superRefine((c, ctx) => {
     if (c.type === 'rtsp' && c.url === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'required when type is rtsp' });

@@ -17,6 +17,7 @@ import { registerIdentifyCommands } from './commands/identify.js';
 import { registerEvalIdentifyCommand } from './commands/eval-identify.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerRunCommand } from './commands/run.js';
+import { registerTuneCommand } from './commands/tune.js';
 import { CliError } from './output.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -37,6 +38,7 @@ registerIdentifyCommands(program);
 registerEvalIdentifyCommand(program);
 registerConfigCommands(program);
 registerRunCommand(program);
+registerTuneCommand(program);
 registerDemoCommand(program);
 
 try {

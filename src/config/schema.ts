@@ -27,10 +27,10 @@ export const QualityConfig = z
   .strictObject({
     minFaceSize: z.number().min(0).default(60).describe('shorter side of the face box in pixels'),
     minSharpness: z.number().min(0).default(40).describe('variance of the Laplacian of the grey aligned crop'),
-    minFrontalness: z.number().min(0).max(1).default(0.5).describe('0..1 from the landmarks (1 = facing the camera)'),
+    minFrontalness: z.number().min(0).max(1).default(0.35).describe('0..1 from the landmarks (1 = facing the camera)'),
     minScore: z.number().min(0).max(1).default(0.95).describe('detector face probability'),
   })
-  .default({ minFaceSize: 60, minSharpness: 40, minFrontalness: 0.5, minScore: 0.95 });
+  .default({ minFaceSize: 60, minSharpness: 40, minFrontalness: 0.35, minScore: 0.95 });
 
 export const MatchingConfig = z
   .strictObject({

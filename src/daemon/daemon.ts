@@ -93,7 +93,7 @@ export class Daemon {
     for (const name of ['ready', 'granted', 'denied', 'enrollment'] as const) {
       const pin = c.gpio.leds[name];
       if (pin === undefined) continue;
-      const led = new StatusLed(this.gpio, { pin, activeLow: c.gpio.leds.activeLow, name });
+      const led = new StatusLed(this.gpio, { pin, activeLow: c.gpio.leds.activeLow });
       led.start();
       this.leds[name] = led;
     }
@@ -189,7 +189,7 @@ export class Daemon {
 
   private handleEvent(e: RecognitionEvent): void {
     this.metrics.decisions.inc({ door: e.door, reason: e.reason });
-    const who = e.person ? e.person.name : 'unknown face';
+    const who = e.person ? e.person.name : e.reason === 'denied-quality' ? 'face (no usable view)' : 'unknown face';
     this.options.log.info({ event: e }, `${e.door}: ${e.decision.toUpperCase()} ${who} (${e.reason}; score ${e.score.toFixed(3)}, ${e.votes} votes, ${e.latencyMs} ms after first sighting)${e.relay === 'cooldown' ? ' [cooldown: relay not pulsed]' : ''}`);
     if (e.relay === 'pulse') {
       const relay = this.relays.get(e.door);

@@ -13,6 +13,9 @@ import { SimulatedGpio } from '../hardware/gpio/simulated-gpio.js';
 import { Daemon } from '../daemon/daemon.js';
 import { createLogger } from '../daemon/logger.js';
 import type { RecognitionEvent } from '../recognition/events.js';
+import { loadDetector } from '../vision/face-pipeline.js';
+import { loadImage } from '../vision/image.js';
+import { formatFaces } from '../vision/describe-faces.js';
 
 export const DEMO_RELAY_PIN = 17;
 
@@ -40,6 +43,12 @@ export async function runDemo(outDir: string, opts: { print: (line: string) => v
   };
   writeFileSync(configPath, `# written by facegate demo\n${stringify(config)}`);
 
+  // First what the detector sees in one real photo (several people, five landmarks each).
+  const { detector } = await loadDetector({ modelsDir: DEFAULT_MODELS_DIR });
+  const group = loadImage(photos.sample1!);
+  print('demo: detecting faces in a sample photo');
+  for (const line of formatFaces(photos.sample1!, group.width, group.height, (await detector.detect(group.mat)).faces)) print(line);
+
   print('demo: enrolling franck (5 video frames) and audrey (1 portrait) from npm sample photos');
   const ctx = openGalleryContext(configPath);
   try {
@@ -56,7 +65,7 @@ export async function runDemo(outDir: string, opts: { print: (line: string) => v
   // Visits: two enrolled people (franck with frames the gallery has not seen) and three strangers,
   // with empty doorway between them.
   const visits = [
-    { who: 'franck', enrolled: true, stills: FRANCK_FRAMES.slice(6) },
+    { who: 'franck', enrolled: true, stills: FRANCK_FRAMES.slice(8, 10) },
     { who: 'cage', enrolled: false, stills: ['cage'] },
     { who: 'audrey', enrolled: true, stills: ['audrey'] },
     { who: 'SeanConnery', enrolled: false, stills: ['SeanConnery'] },

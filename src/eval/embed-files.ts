@@ -15,8 +15,10 @@ export interface FileEmbedding {
 }
 
 export interface EmbedFilesOptions {
-  /** Applied to each decoded image before detection (e.g. --degrade presets). */
+  /** Applied to each decoded image before detection. */
   transform?: (image: Mat) => Mat;
+  /** Applied to the aligned face crop of each file before embedding (e.g. --degrade presets). */
+  cropTransform?: (crop: Mat, file: string) => Mat;
   progress?: boolean;
 }
 
@@ -28,7 +30,8 @@ export async function embedFiles(analyzer: FaceAnalyzer, files: string[], opts: 
     try {
       const img = loadImage(file);
       const mat = opts.transform ? opts.transform(img.mat) : img.mat;
-      const a = await analyzer.analyze(mat, 'primary');
+      const cropTransform = opts.cropTransform;
+      const a = await analyzer.analyze(mat, 'primary', cropTransform ? { cropTransform: (crop) => cropTransform(crop, file) } : {});
       if (a.primary < 0) out.set(file, { file, faces: 0, error: 'no face found' });
       else out.set(file, { file, faces: a.faces.length, embedding: a.faces[a.primary]!.embedding!, quality: a.faces[a.primary]!.quality });
     } catch (err) {

@@ -79,7 +79,7 @@ export function writeVerificationPlot(path: string, data: VerificationPlotData):
 // ---------------------------------------------------------------------------------------------
 // Layout
 
-interface Axis {
+export interface Axis {
   lo: number;
   hi: number;
   log: boolean;
@@ -88,12 +88,12 @@ interface Axis {
   px1: number;
 }
 
-interface Tick {
+export interface Tick {
   value: number;
   label?: string;
 }
 
-function toPx(a: Axis, v: number): number {
+export function toPx(a: Axis, v: number): number {
   const t = a.log ? (Math.log10(v) - Math.log10(a.lo)) / (Math.log10(a.hi) - Math.log10(a.lo)) : (v - a.lo) / (a.hi - a.lo);
   return a.px0 + t * (a.px1 - a.px0);
 }
@@ -115,7 +115,7 @@ function niceStep(span: number, target: number): number {
   return (m < 1.5 ? 1 : m < 3 ? 2 : m < 7 ? 5 : 10) * p;
 }
 
-function linearTicks(lo: number, hi: number, target = 5): Tick[] {
+export function linearTicks(lo: number, hi: number, target = 5): Tick[] {
   const step = niceStep(hi - lo, target);
   const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
   const ticks: Tick[] = [];
@@ -188,7 +188,7 @@ function dropRepeats(points: Pt[]): Pt[] {
   return out;
 }
 
-interface Panel {
+export interface Panel {
   left: number;
   top: number;
   right: number;
@@ -205,7 +205,7 @@ function panelArea(index: number): Panel {
   };
 }
 
-function axesShapes(p: Panel, x: Axis, y: Axis, xTicks: Tick[], yTicks: Tick[], labels: { title: string; x: string; y: string }): Shape[] {
+export function axesShapes(p: Panel, x: Axis, y: Axis, xTicks: Tick[], yTicks: Tick[], labels: { title: string; x: string; y: string }): Shape[] {
   const shapes: Shape[] = [];
   const grid = (t: Tick): Rgb => (t.label === undefined ? MINOR_GRID : GRID);
   // Minor lines first so the major ones are drawn over them where they meet.
@@ -237,7 +237,7 @@ function axesShapes(p: Panel, x: Axis, y: Axis, xTicks: Tick[], yTicks: Tick[], 
   return shapes;
 }
 
-interface LegendEntry {
+export interface LegendEntry {
   label: string;
   colour: Rgb;
   swatch: 'line' | 'box';
@@ -248,12 +248,12 @@ const LEGEND = { size: 13, row: 20, pad: 8, swatch: 28 };
 /** Gap between the legend and the plot frame. */
 const INSET = 10;
 
-function legendSize(entries: LegendEntry[]): { w: number; h: number } {
+export function legendSize(entries: LegendEntry[]): { w: number; h: number } {
   const widest = Math.max(...entries.map((e) => textWidth(e.label, LEGEND.size)));
   return { w: Math.ceil(LEGEND.pad * 2 + LEGEND.swatch + 8 + widest), h: LEGEND.pad * 2 + LEGEND.row * entries.length - 4 };
 }
 
-function legendShapes(entries: LegendEntry[], x: number, y: number): Shape[] {
+export function legendShapes(entries: LegendEntry[], x: number, y: number): Shape[] {
   const { w, h } = legendSize(entries);
   const shapes: Shape[] = [{ kind: 'rect', x: crisp(x), y: crisp(y), w, h, fill: WHITE, opacity: 0.9, stroke: GRID }];
   entries.forEach((e, i) => {

@@ -32,6 +32,34 @@ const Source = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('user'), note: z.string().optional() }),
 ]);
 
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+
+/** Verification on held-out people, base and tuned measured on the same pairs in the same domain. */
+const HeldOutResult = z.object({
+  auc: z.number(),
+  eer: z.number(),
+  tarAtFar1e3: z.number(),
+  /** False when there were fewer than 1000 impostor pairs, so TAR at FAR 1e-3 says little. */
+  tarAtFar1e3Resolvable: z.boolean(),
+  genuine: z.number().int(),
+  impostor: z.number().int(),
+});
+
+/** How a tuned model was made and how it compared with its parent: `models use` decides on this. */
+const Tuning = z.object({
+  method: z.literal('triplet'),
+  parent: z.string(),
+  parentSha256: Sha256,
+  /** sha256 over the training folder's photos (relative path and content hash of each). */
+  dataFingerprint: Sha256,
+  degrade: z.string().nullable(),
+  seed: z.number().int(),
+  hyperParameters: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
+  people: z.object({ train: z.array(z.string()), validation: z.array(z.string()), heldOut: z.array(z.string()) }),
+  bestEpoch: z.number().int(),
+  heldOut: z.object({ base: HeldOutResult, tuned: HeldOutResult }),
+});
+
 export const ModelEntrySchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, dot, dash, underscore'),
@@ -56,6 +84,7 @@ export const ModelEntrySchema = z
     embeddingDim: z.number().int().positive().optional(),
     runtime: z.object({ foldWeightOnlyQuant: z.boolean().optional() }).optional(),
     notes: z.string().optional(),
+    tuning: Tuning.optional(),
   })
   .superRefine((m, ctx) => {
     if (m.role === 'embedder' && m.embeddingDim === undefined) {
@@ -72,6 +101,8 @@ export const ManifestSchema = z.object({
 export type ModelEntry = z.infer<typeof ModelEntrySchema>;
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type Precision = ModelEntry['precision'];
+export type TuningRecord = NonNullable<ModelEntry['tuning']>;
+export type HeldOutResult = TuningRecord['heldOut']['base'];
 
 export class ManifestError extends Error {
   override name = 'ManifestError';

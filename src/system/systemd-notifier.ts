@@ -83,7 +83,7 @@ export class SystemdNotifier {
 
   /** STOPPING=1: shutdown has begun, so systemd shows "deactivating" and waits up to TimeoutStopSec. */
   stopping(): void {
-    
+    this.sd?.stopping(process.pid);
   }
 
   stop(): void {

@@ -29,6 +29,14 @@ export interface AnalyzerOptions {
   smallImageSide: number;
 }
 
+export interface AnalyzeOptions {
+  /**
+   * Applied to each face's aligned crop (with the face's index) before quality and embedding:
+   * `eval --degrade` and `tune` simulate a worse camera after alignment with it.
+   */
+  cropTransform?: (crop: Mat, index: number) => Mat;
+}
+
 export const DEFAULT_ANALYZER_OPTIONS: AnalyzerOptions = { smallImageBorder: 40, smallImageSide: 160 };
 
 export class FaceAnalyzer {
@@ -43,13 +51,14 @@ export class FaceAnalyzer {
   }
 
   /** `embed`: which faces get an embedding: every face, only the primary one, or none. */
-  async analyze(image: Mat, embed: 'all' | 'primary' | 'none' = 'all'): Promise<Analysis> {
+  async analyze(image: Mat, embed: 'all' | 'primary' | 'none' = 'all', opts: AnalyzeOptions = {}): Promise<Analysis> {
     const pad = Math.max(image.cols, image.rows) <= this.options.smallImageSide ? this.options.smallImageBorder : 0;
     const work = pad > 0 ? image.copyMakeBorder(pad, pad, pad, pad, cv.BORDER_CONSTANT, new cv.Vec3(127, 127, 127)) : image;
     const { faces, timings } = await this.detector.detect(work);
     const primary = primaryFace(faces, work.cols, work.rows);
     let start = performance.now();
-    const crops = faces.map((f) => this.embedder.crop(work, f));
+    const transform = opts.cropTransform ?? ((crop: Mat) => crop);
+    const crops = faces.map((f, i) => transform(this.embedder.crop(work, f), i));
     const alignMs = performance.now() - start;
     const wanted = faces.map((_, i) => embed === 'all' || (embed === 'primary' && i === primary));
     start = performance.now();

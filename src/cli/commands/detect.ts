@@ -6,6 +6,7 @@ import { loadDetector, type PrecisionChoice } from '../../vision/face-pipeline.j
 import { errorReason, loadImage } from '../../vision/image.js';
 import { cv, type Mat } from '../../vision/opencv.js';
 import type { DetectedFace } from '../../vision/mtcnn/detector.js';
+import { formatFaces } from '../../vision/describe-faces.js';
 import { info, printJson } from '../output.js';
 import { addPipelineOptions, pipelineOptionsFrom, type PipelineCliOptions } from './pipeline-options.js';
 
@@ -33,7 +34,7 @@ export function registerDetectCommand(program: Command): void {
         const { faces } = await detector.detect(img.mat);
         results.push({ file, width: img.width, height: img.height, faces });
         if (o.draw) drawFaces(img.mat, faces, join(o.draw, basename(file)));
-        if (!o.json) printFaces(file, img.width, img.height, faces);
+        if (!o.json) for (const line of formatFaces(file, img.width, img.height, faces)) console.log(line);
       } catch (err) {
         results.push({ file, error: errorReason(err) });
         if (!o.json) console.log(`${file}: error: ${errorReason(err)}`);
@@ -41,14 +42,6 @@ export function registerDetectCommand(program: Command): void {
     }
     if (o.json) printJson(results);
     if (results.some((r) => r.error)) process.exitCode = 1;
-  });
-}
-
-function printFaces(file: string, w: number, h: number, faces: DetectedFace[]): void {
-  console.log(`${file} (${w}x${h}): ${faces.length} face${faces.length === 1 ? '' : 's'}`);
-  faces.forEach((f, i) => {
-    const lm = f.landmarks.map(([x, y]) => `[${x.toFixed(1)}, ${y.toFixed(1)}]`).join(' ');
-    console.log(`  #${i + 1} box [${f.box.map((v) => v.toFixed(1)).join(', ')}] score ${f.score.toFixed(4)} landmarks ${lm}`);
   });
 }
 

@@ -128,7 +128,7 @@ export function boardModel(): string | null {
 }
 
 /** Sampling period for inputs on backends without usable edge events; far below a button's 50 ms debounce. */
-export const INPUT_POLL_MS = 5;
+const INPUT_POLL_MS = 5;
 
 /**
  * Turns a level read into InputPin.watch by sampling it every INPUT_POLL_MS and calling back on

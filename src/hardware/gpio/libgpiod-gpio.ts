@@ -35,7 +35,7 @@ export function loadLibgpiod(): LibgpiodModule {
   } catch (err) {
     throw new GpioUnavailableError(
       `node-libgpiod is not installed or its native part did not build (${firstLine(err)}): ` +
-        'it needs the libgpiod 1.x headers: sudo apt install libgpiod-dev build-essential && npm rebuild node-libgpiod',
+        'install the libgpiod 1.x headers (sudo apt install libgpiod-dev build-essential), then npm rebuild node-libgpiod, or npm install if it is missing',
     );
   }
 }
@@ -84,33 +84,28 @@ export class LibgpiodGpio implements GpioBackend {
 
   openOutput(pin: number, initial: Level): OutputPin {
     // Requesting with the initial value sets the level before the line turns into an output: no glitch on the relay.
-    const line = this.request(pin, 'output', (l) => l.requestOutputMode(CONSUMER, initial));
-    return {
-      pin,
-      write: (v) => line.setValue(v),
-      read: () => line.getValue(),
-      close: () => this.release(pin),
-    };
+    const { line, close } = this.request(pin, 'output', (l) => l.requestOutputMode(CONSUMER, initial));
+    return { pin, write: (v) => line().setValue(v), read: () => line().getValue(), close };
   }
 
   openInput(pin: number, opts: { pull: Pull }): InputPin {
     const f = this.lib.Line.RequestFlags;
-    const flags = opts.pull === 'up' ? f.BIAS_PULL_UP : opts.pull === 'down' ? f.BIAS_PULL_DOWN : f.BIAS_DISABLE;
-    const sampler = new SampledWatch(pin, () => line.getValue(), this.log);
-    const line = this.request(pin, 'input', (l) => l.requestInputModeFlags(CONSUMER, flags), () => sampler.stop());
-    return {
-      pin,
-      read: () => line.getValue(),
-      watch: (cb) => sampler.watch(cb),
-      close: () => this.release(pin),
-    };
+    const flags = opts.pull === 'up' ? f.BIAS_PULL_DOWN : opts.pull === 'down' ? f.BIAS_PULL_UP : f.BIAS_DISABLE;
+    const sampler = new SampledWatch(pin, () => line().getValue(), this.log);
+    const { line, close } = this.request(pin, 'input', (l) => l.requestInputModeFlags(CONSUMER, flags), () => sampler.stop());
+    return { pin, read: () => line().getValue(), watch: (cb) => sampler.watch(cb), close };
   }
 
   close(): void {
-    for (const pin of [...this.open.keys()]) this.release(pin);
+    for (const close of [...this.open.values()]) close();
   }
 
-  private request(pin: number, what: string, request: (line: GpiodLine) => void, onClose = () => {}): GpiodLine {
+  private request(
+    pin: number,
+    what: 'output' | 'input',
+    request: (line: GpiodLine) => void,
+    onClose = () => {},
+  ): { line: () => GpiodLine; close: () => void } {
     if (this.open.has(pin)) throw new Error(`GPIO ${pin} is already open`);
     const where = `line ${pin} of GPIO chip ${this.chip.name}`;
     let line: GpiodLine;
@@ -128,17 +123,21 @@ export class LibgpiodGpio implements GpioBackend {
       if (code === 'EINVAL' && what === 'input') throw new Error(`cannot request ${where} as an input with a bias setting (needs Linux 5.5+): ${firstLine(err)}`);
       throw new Error(`cannot request ${where} as an ${what}: ${firstLine(err)}`);
     }
-    this.open.set(pin, () => {
+    const close = () => {
+      // A stale pin object must not close a later owner of the same line.
+      if (this.open.get(pin) !== close) return;
+      this.open.delete(pin);
       onClose();
       line.release();
-    });
-    return line;
-  }
-
-  private release(pin: number): void {
-    const close = this.open.get(pin);
-    if (!close) return;
-    this.open.delete(pin);
-    close();
+    };
+    this.open.set(pin, close);
+    return {
+      // Checked here because node-libgpiod's error for a released line is a bare EPERM.
+      line: () => {
+        if (this.open.get(pin) !== close) throw new Error(`GPIO ${pin} is closed`);
+        return line;
+      },
+      close,
+    };
   }
 }

@@ -1,0 +1,503 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GpioUnavailableError, createGpioBackend, type Level } from '../src/hardware/gpio/gpio.js';
+import { SimulatedGpio } from '../src/hardware/gpio/simulated-gpio.js';
+import { createRpioGpio, isRpioBoard } from '../src/hardware/gpio/rpio-gpio.js';
+import { createLibgpiodGpio, type LibgpiodModule } from '../src/hardware/gpio/libgpiod-gpio.js';
+import { DoorRelay, type RelayPulseEvent, type RelayReleaseEvent } from '../src/hardware/gpio/door-relay.js';
+import { StatusLed } from '../src/hardware/gpio/status-led.js';
+import { Button, type ButtonPressEvent } from '../src/hardware/gpio/button.js';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const GPIO_DIR = join(REPO, 'src/hardware/gpio');
+const levels = (gpio: SimulatedGpio, pin: number): Level[] => gpio.edgesFor(pin).map((e) => e.level);
+
+function relayOn(gpio: SimulatedGpio, pulseMs: number, activeLow = true): DoorRelay {
+  return new DoorRelay(gpio, { pin: 17, activeLow, pulseMs, name: 'front door' });
+}
+
+function releasesOf(relay: DoorRelay): RelayReleaseEvent[] {
+  const seen: RelayReleaseEvent[] = [];
+  relay.on('release', (e) => seen.push(e));
+  return seen;
+}
+
+/** Runs an ES module source with tsx from the repo root, as the daemon would run. */
+function runChild(source: string) {
+  return spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], { cwd: REPO, encoding: 'utf8', timeout: 30_000 });
+}
+
+test('the relay starts released: active-low drives 1, active-high drives 0', () => {
+  const gpio = new SimulatedGpio();
+  const low = relayOn(gpio, 50, true);
+  low.start();
+  assert.deepEqual(levels(gpio, 17), [1]);
+  assert.equal(low.energised, false);
+  low.stop();
+
+  const high = relayOn(gpio, 50, false);
+  high.start();
+  assert.deepEqual(levels(gpio, 17), [1, 0]);
+  high.stop();
+});
+
+test('a pulse makes exactly two edges about pulseMs apart, and a second pulse does not extend it', async () => {
+  const gpio = new SimulatedGpio();
+  const relay = relayOn(gpio, 100);
+  const pulses: RelayPulseEvent[] = [];
+  relay.on('pulse', (e) => pulses.push(e));
+  const releases = releasesOf(relay);
+  relay.start();
+
+  assert.equal(relay.pulse('alice recognised'), true);
+  assert.equal(relay.energised, true);
+  await sleep(60);
+  assert.equal(relay.pulse('alice again'), false, 'a pulse while energised is refused');
+  await sleep(250);
+
+  const edges = gpio.edgesFor(17);
+  assert.deepEqual(edges.map((e) => e.level), [1, 0, 1]);
+  const heldMs = edges[2]!.atMs - edges[1]!.atMs;
+  // Extended from the second call it would be ~160 ms.
+  assert.ok(heldMs >= 95 && heldMs < 155, `held ${heldMs.toFixed(1)} ms for a 100 ms pulse`);
+  assert.equal(relay.energised, false);
+  assert.deepEqual(pulses.map((p) => p.reason), ['alice recognised']);
+  assert.ok(Math.abs(pulses[0]!.atMs - edges[1]!.atMs) < 5, 'the pulse event is dated by its edge');
+  assert.equal(releases.length, 1);
+  assert.equal(releases[0]!.cause, 'timeout');
+  assert.ok(Math.abs(releases[0]!.heldMs - heldMs) < 5);
+  relay.stop();
+});
+
+test('stop releases mid-pulse and removes the process hooks', async () => {
+  const gpio = new SimulatedGpio();
+  const relay = relayOn(gpio, 10_000);
+  const releases = releasesOf(relay);
+  const exitHooks = process.listenerCount('exit');
+  const crashHooks = process.listenerCount('uncaughtExceptionMonitor');
+  relay.start();
+  assert.equal(process.listenerCount('exit'), exitHooks + 1);
+  assert.equal(process.listenerCount('uncaughtExceptionMonitor'), crashHooks + 1);
+
+  relay.pulse('test');
+  await sleep(20);
+  relay.stop();
+  assert.deepEqual(levels(gpio, 17), [1, 0, 1]);
+  assert.deepEqual(releases.map((r) => r.cause), ['stop']);
+  assert.equal(process.listenerCount('exit'), exitHooks);
+  assert.equal(process.listenerCount('uncaughtExceptionMonitor'), crashHooks);
+  // The pin is closed: a new owner can open it (and the 10 s timer no longer holds the test open).
+  gpio.openOutput(17, 1).close();
+});
+
+test('the exit and crash hooks release synchronously', () => {
+  for (const [event, cause] of [
+    ['exit', 'exit'],
+    ['uncaughtExceptionMonitor', 'crash'],
+  ] as const) {
+    const gpio = new SimulatedGpio();
+    const relay = relayOn(gpio, 10_000);
+    const releases = releasesOf(relay);
+    // Seen as a plain emitter: Process types listeners() per event name, which a loop over two names defeats.
+    const emitter: EventEmitter = process;
+    const before = emitter.listeners(event);
+    relay.start();
+    const added = emitter.listeners(event).filter((l) => !before.includes(l));
+    assert.equal(added.length, 1, `start registers one ${event} hook`);
+    relay.pulse('test');
+    assert.deepEqual(levels(gpio, 17), [1, 0]);
+
+    (added[0] as (...args: unknown[]) => void)(event === 'exit' ? 1 : new Error('boom'));
+    assert.deepEqual(levels(gpio, 17), [1, 0, 1], `released by the ${event} hook with no tick in between`);
+    assert.equal(relay.energised, false);
+    assert.deepEqual(releases.map((r) => r.cause), [cause]);
+    relay.stop();
+  }
+});
+
+const CHILD_RELAY = `
+import { SimulatedGpio } from ${JSON.stringify(pathToFileURL(join(GPIO_DIR, 'simulated-gpio.ts')).href)};
+import { DoorRelay } from ${JSON.stringify(pathToFileURL(join(GPIO_DIR, 'door-relay.ts')).href)};
+const gpio = new SimulatedGpio();
+const relay = new DoorRelay(gpio, { pin: 17, activeLow: true, pulseMs: 60000, name: 'front door' });
+const causes = [];
+relay.on('release', (e) => causes.push(e.cause));
+relay.start();
+relay.pulse('child');
+// Registered after start, so it runs after the relay's own exit hook.
+process.on('exit', () => process.stdout.write('EDGES ' + JSON.stringify({ levels: gpio.edgesFor(17).map((e) => e.level), causes }) + '\\n'));
+`;
+
+function childEdges(stdout: string): { levels: Level[]; causes: string[] } {
+  const line = stdout.split('\n').find((l) => l.startsWith('EDGES '));
+  assert.ok(line, `child printed its edges: ${stdout}`);
+  return JSON.parse(line.slice('EDGES '.length)) as { levels: Level[]; causes: string[] };
+}
+
+test('a child that crashes with the relay energised releases it, and still crashes', () => {
+  const child = runChild(`${CHILD_RELAY}\nsetTimeout(() => { throw new Error('simulated crash'); }, 20);\n`);
+  assert.equal(child.status, 1, child.stderr);
+  assert.match(child.stderr, /Error: simulated crash/, 'the exception is reported, not swallowed');
+  assert.deepEqual(childEdges(child.stdout), { levels: [1, 0, 1], causes: ['crash'] });
+});
+
+test('a child that calls process.exit with the relay energised releases it', () => {
+  const child = runChild(`${CHILD_RELAY}\nsetTimeout(() => process.exit(3), 20);\n`);
+  assert.equal(child.status, 3, child.stderr);
+  assert.deepEqual(childEdges(child.stdout), { levels: [1, 0, 1], causes: ['exit'] });
+});
+
+test('button: a bouncy press is one press, a short glitch is none, two presses 200 ms apart are two', async () => {
+  const gpio = new SimulatedGpio();
+  const button = new Button(gpio, { pin: 22, activeLow: true, debounceMs: 50 });
+  const presses: ButtonPressEvent[] = [];
+  const emittedAt: number[] = [];
+  button.on('press', (e) => {
+    presses.push(e);
+    emittedAt.push(performance.timeOrigin + performance.now());
+  });
+  button.start();
+
+  // Contact bounce: five edges within a few ms, then held, then a bouncy release.
+  for (const level of [0, 1, 0, 1, 0] as const) {
+    gpio.setInput(22, level);
+    await sleep(1);
+  }
+  const firstEdgeAt = gpio.edgesFor(22)[0]!.atMs;
+  const lastEdgeAt = gpio.edgesFor(22).at(-1)!.atMs;
+  await sleep(120);
+  for (const level of [1, 0, 1] as const) {
+    gpio.setInput(22, level);
+    await sleep(1);
+  }
+  await sleep(120);
+  assert.equal(presses.length, 1, 'bounce yields exactly one press');
+  assert.equal(presses[0]!.atMs, firstEdgeAt, 'the press is dated by its first edge');
+  assert.ok(emittedAt[0]! - lastEdgeAt >= 45, 'and counted only once the level held for debounceMs after the last bounce');
+
+  // Shorter than the debounce time: noise, not a press.
+  gpio.setInput(22, 0);
+  await sleep(10);
+  gpio.setInput(22, 1);
+  await sleep(120);
+  assert.equal(presses.length, 1, 'a 10 ms glitch is not a press');
+
+  await gpio.press(22, 100, { activeLow: true });
+  await sleep(200);
+  await gpio.press(22, 100, { activeLow: true });
+  await sleep(120);
+  assert.equal(presses.length, 3, 'two clean presses 200 ms apart are two more');
+  button.stop();
+});
+
+test('button: chatter that never holds for debounceMs is no press; a glitch while held is no second press', async () => {
+  const gpio = new SimulatedGpio();
+  const button = new Button(gpio, { pin: 22, activeLow: true, debounceMs: 100 });
+  let presses = 0;
+  button.on('press', () => presses++);
+  button.start();
+
+  // Pressed at 0 ms, then 1 at 80, 0 at 90, 1 at 110: the pressed level never lasts 100 ms.
+  for (const [level, ms] of [[0, 80], [1, 10], [0, 20], [1, 0]] as const) {
+    gpio.setInput(22, level);
+    await sleep(ms);
+  }
+  await sleep(200);
+  assert.equal(presses, 0);
+
+  gpio.setInput(22, 0);
+  await sleep(200);
+  assert.equal(presses, 1, 'a held press counts once');
+  gpio.setInput(22, 1);
+  await sleep(10);
+  gpio.setInput(22, 0);
+  await sleep(200);
+  assert.equal(presses, 1, 'a 10 ms release glitch while held is not a new press');
+  button.stop();
+});
+
+test('button: held at start is not a press; stop leaves no timers and frees the pin', async () => {
+  const gpio = new SimulatedGpio();
+  const button = new Button(gpio, { pin: 22, activeLow: false, debounceMs: 30 });
+  let presses = 0;
+  button.on('press', () => presses++);
+  button.start();
+  gpio.setInput(22, 1);
+  button.stop();
+  await sleep(60);
+  assert.equal(presses, 0, 'stop cancels a pending debounce');
+  gpio.openInput(22, { pull: 'down' }).close();
+});
+
+test('LED: flash(3, 100) makes six edges 50 ms apart and resolves after the trailing gap; activeLow inverts', async () => {
+  const gpio = new SimulatedGpio();
+  const led = new StatusLed(gpio, { pin: 27 });
+  led.start();
+  const t0 = performance.now();
+  await led.flash(3, 100);
+  const took = performance.now() - t0;
+  const edges = gpio.edgesFor(27);
+  assert.deepEqual(edges.map((e) => e.level), [0, 1, 0, 1, 0, 1, 0]);
+  const steps = edges.slice(2).map((e, i) => e.atMs - edges[i + 1]!.atMs);
+  for (const dt of steps) assert.ok(dt >= 48 && dt < 90, `step ${dt.toFixed(1)} ms for a 50 ms half-period`);
+  assert.ok(took >= 295 && took < 500, `flash took ${took.toFixed(0)} ms for 3 x 100 ms`);
+  led.stop();
+
+  const inverted = new StatusLed(gpio, { pin: 5, activeLow: true });
+  inverted.start();
+  inverted.on();
+  inverted.off();
+  inverted.stop();
+  assert.deepEqual(levels(gpio, 5), [1, 0, 1]);
+});
+
+test('LED: blink toggles until replaced; a flash replaced by on() resolves and the LED stays lit', async () => {
+  const gpio = new SimulatedGpio();
+  const led = new StatusLed(gpio, { pin: 27 });
+  led.start();
+  led.blink(40);
+  await sleep(130);
+  led.off();
+  const blinkEdges = levels(gpio, 27).length;
+  assert.ok(blinkEdges >= 5, `blink made ${blinkEdges} edges in 130 ms at 20 ms per half-period`);
+  await sleep(60);
+  assert.equal(levels(gpio, 27).length, blinkEdges, 'off() stopped the blinking');
+
+  const flashing = led.flash(10, 1000);
+  led.on();
+  await flashing;
+  await sleep(30);
+  assert.deepEqual(levels(gpio, 27).slice(blinkEdges), [1], 'on() took over from the flash');
+  led.stop();
+  assert.throws(() => led.flash(0, 100), RangeError);
+});
+
+test('simulated backend: double-open refused, same-level writes are not edges, closed pins refuse use', () => {
+  const seen: number[] = [];
+  const gpio = new SimulatedGpio({ onEdge: (e) => seen.push(e.level) });
+  const out = gpio.openOutput(17, 0);
+  assert.throws(() => gpio.openOutput(17, 1), /GPIO 17 is already open as an output/);
+  assert.throws(() => gpio.openInput(17, { pull: 'up' }), /already open/);
+  out.write(0);
+  out.write(1);
+  out.write(1);
+  assert.deepEqual(levels(gpio, 17), [0, 1]);
+  assert.deepEqual(seen, [0, 1], 'onEdge sees each edge as it is recorded');
+  assert.equal(out.read(), 1);
+  assert.throws(() => gpio.setInput(17, 0), /is an output/);
+
+  out.close();
+  assert.throws(() => out.write(0), /GPIO 17 is closed/);
+  const again = gpio.openInput(17, { pull: 'up' });
+  out.close(); // a stale handle must not close the new owner
+  assert.equal(again.read(), 1);
+  const got: Level[] = [];
+  const unwatch = again.watch((level) => got.push(level));
+  gpio.setInput(17, 0);
+  unwatch();
+  gpio.setInput(17, 1);
+  assert.deepEqual(got, [0]);
+  gpio.close();
+  assert.throws(() => gpio.openOutput(4, 0), /backend is closed/);
+});
+
+test('auto picks the simulated backend on a machine without GPIO, and logs why', { skip: hasGpioHardware() && 'this machine has GPIO hardware' }, () => {
+  const lines: string[] = [];
+  const backend = createGpioBackend({ backend: 'auto', log: (l) => lines.push(l) });
+  assert.equal(backend.name, 'simulated');
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /SIMULATED/);
+  assert.match(lines[0]!, /no \/dev\/gpiochip\* devices/);
+  assert.match(lines[0]!, /not a single-board computer/);
+  backend.close();
+});
+
+function hasGpioHardware(): boolean {
+  return readdirSync('/dev').some((n) => n.startsWith('gpiochip')) || existsSync('/proc/device-tree/model');
+}
+
+test('explicit hardware backends on a machine without GPIO fail with what to do', { skip: hasGpioHardware() && 'this machine has GPIO hardware' }, () => {
+  assert.throws(
+    () => createGpioBackend({ backend: 'rpio' }),
+    (err: Error) => err instanceof GpioUnavailableError && /Raspberry Pi 1-4\/400 only.*libgpiod/.test(err.message),
+  );
+  // node-libgpiod is built here, so this reaches the real chip open and its error mapping.
+  assert.throws(() => createGpioBackend({ backend: 'libgpiod', chip: 'gpiochip0' }), /GPIO chip "gpiochip0" not found: .*gpiodetect/);
+});
+
+test('a missing native module is a clear GpioUnavailableError naming the package and the fix', () => {
+  // The backend sources copied where node_modules cannot be found: as on a device where the optional build failed.
+  const dir = mkdtempSync(join(tmpdir(), 'facegate-gpio-'));
+  for (const f of readdirSync(GPIO_DIR)) copyFileSync(join(GPIO_DIR, f), join(dir, f));
+  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+  const child = runChild(`
+    import { createGpioBackend } from ${JSON.stringify(pathToFileURL(join(dir, 'gpio.ts')).href)};
+    for (const backend of ['libgpiod', 'rpio']) {
+      try { createGpioBackend({ backend }); } catch (err) { console.log(err.name + ': ' + err.message); }
+    }
+  `);
+  assert.equal(child.status, 0, child.stderr);
+  assert.match(child.stdout, /^GpioUnavailableError: node-libgpiod is not installed .*Cannot find module 'node-libgpiod'.*apt install libgpiod-dev/m);
+  if (!hasGpioHardware()) assert.match(child.stdout, /^GpioUnavailableError: rpio drives Raspberry Pi 1-4\/400 only/m);
+  assert.doesNotMatch(child.stdout + child.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('isRpioBoard: Pi 1-4, 400, Zero and CM1-4 yes; the Pi 5 family and other boards no', () => {
+  for (const model of [
+    'Raspberry Pi Model B Rev 2',
+    'Raspberry Pi Model A Plus Rev 1.1',
+    'Raspberry Pi 2 Model B Rev 1.1',
+    'Raspberry Pi 3 Model B Plus Rev 1.3',
+    'Raspberry Pi 4 Model B Rev 1.5',
+    'Raspberry Pi 400 Rev 1.0',
+    'Raspberry Pi Zero W Rev 1.1',
+    'Raspberry Pi Zero 2 W Rev 1.0',
+    'Raspberry Pi Compute Module Rev 1.0',
+    'Raspberry Pi Compute Module 3 Plus Rev 1.0',
+    'Raspberry Pi Compute Module 4 Rev 1.0',
+    'Raspberry Pi Compute Module 4S Rev 1.0',
+  ]) {
+    assert.equal(isRpioBoard(model), true, model);
+  }
+  for (const model of [
+    'Raspberry Pi 5 Model B Rev 1.0',
+    'Raspberry Pi 500 Rev 1.0',
+    'Raspberry Pi Compute Module 5 Rev 1.0',
+    'Raspberry Pi Compute Module 5 Lite Rev 1.0',
+    'NVIDIA Jetson Orin Nano Developer Kit',
+    'Radxa ROCK 5B',
+  ]) {
+    assert.equal(isRpioBoard(model), false, model);
+  }
+});
+
+test('rpio in its mock mode: outputs, a relay, inputs seen by sampling, pin checks', async () => {
+  const logs: string[] = [];
+  const gpio = createRpioGpio({ mock: 'raspi-3', log: (l) => logs.push(l) });
+  assert.equal(gpio.name, 'rpio');
+  assert.throws(() => gpio.openOutput(99, 0), /Pin 99 is not valid/);
+
+  const relay = new DoorRelay(gpio, { pin: 17, activeLow: true, pulseMs: 40, name: 'front door' });
+  relay.start();
+  const out17 = () => createRequire(import.meta.url)('rpio').read(17) as number;
+  assert.equal(out17(), 1, 'active-low relay starts released');
+  assert.throws(() => gpio.openOutput(17, 0), /GPIO 17 is already open/);
+  relay.pulse('mock');
+  assert.equal(out17(), 0);
+  await sleep(120);
+  assert.equal(out17(), 1, 'released after the pulse');
+  relay.stop();
+
+  // In mock mode rpio.write is the only way to move a level: it stands in for the outside world here.
+  const rpio = createRequire(import.meta.url)('rpio') as { write(pin: number, v: number): void };
+  const input = gpio.openInput(27, { pull: 'up' });
+  const seen: Level[] = [];
+  const unwatch = input.watch((level) => seen.push(level));
+  rpio.write(27, 1);
+  await sleep(40);
+  rpio.write(27, 0);
+  await sleep(40);
+  unwatch();
+  assert.deepEqual(seen, [1, 0]);
+  input.close();
+  assert.throws(() => input.read(), /GPIO 27 is closed/);
+  gpio.close();
+  assert.deepEqual(logs, []);
+});
+
+/**
+ * node-libgpiod needs a GPIO chip, which no machine here has (no gpio-sim either), so the backend's
+ * own logic is run against a stand-in that keeps line values and ownership like the kernel does.
+ */
+function fakeLibgpiod(heldElsewhere: number[]) {
+  const calls: string[] = [];
+  const values = new Map<number, Level>();
+  const owned = new Set<number>(heldElsewhere);
+  const errno = (code: string) => Object.assign(new Error(`${code}, from the stand-in`), { code });
+  class Line {
+    constructor(private readonly offset: number) {}
+    private take(what: string) {
+      if (owned.has(this.offset)) throw errno('EBUSY');
+      owned.add(this.offset);
+      calls.push(`${what} ${this.offset}`);
+    }
+    requestOutputMode(consumer: string, v: Level) {
+      this.take(`output ${consumer} ${v}`);
+      values.set(this.offset, v);
+    }
+    requestInputModeFlags(consumer: string, flags: number) {
+      this.take(`input ${consumer} ${flags}`);
+    }
+    getValue(): Level {
+      return values.get(this.offset) ?? 0;
+    }
+    setValue(v: Level) {
+      values.set(this.offset, v);
+    }
+    release() {
+      owned.delete(this.offset);
+      calls.push(`release ${this.offset}`);
+    }
+  }
+  const lib: LibgpiodModule = {
+    Chip: class {
+      readonly name = 'gpiochip0';
+      readonly label = 'pinctrl-rp1';
+      readonly numberOfLines = 54;
+      getLine(offset: number) {
+        if (offset >= 54) throw errno('EINVAL');
+        return new Line(offset);
+      }
+    },
+    Line: { RequestFlags: { BIAS_DISABLE: 8, BIAS_PULL_DOWN: 16, BIAS_PULL_UP: 32 } },
+  };
+  return { lib, calls, values };
+}
+
+test('libgpiod backend (on a stand-in for node-libgpiod): requests, pull flags, errors, a relay and a sampled button', async () => {
+  const { lib, calls, values } = fakeLibgpiod([4]);
+  const logs: string[] = [];
+  const gpio = createLibgpiodGpio(lib, { chip: 'gpiochip0', log: (l) => logs.push(l) });
+  assert.deepEqual(logs, ['gpio: libgpiod chip gpiochip0 "pinctrl-rp1" with 54 lines']);
+  assert.throws(() => gpio.openOutput(4, 0), /line 4 of GPIO chip gpiochip0 is in use by another program.*gpioinfo gpiochip0/);
+  assert.throws(() => gpio.openOutput(60, 0), /line 60 of GPIO chip gpiochip0 does not exist \(the chip has 54 lines/);
+
+  const relay = new DoorRelay(gpio, { pin: 17, activeLow: true, pulseMs: 40, name: 'front door' });
+  relay.start();
+  assert.deepEqual(calls, ['output facegate 1 17'], 'requested as an output already at the released level');
+  assert.throws(() => gpio.openInput(17, { pull: 'up' }), /GPIO 17 is already open/);
+  relay.pulse('test');
+  assert.equal(values.get(17), 0);
+  await sleep(120);
+  assert.equal(values.get(17), 1);
+  relay.stop();
+  assert.equal(calls.at(-1), 'release 17');
+
+  const button = new Button(gpio, { pin: 22, activeLow: true, debounceMs: 30 });
+  let presses = 0;
+  button.on('press', () => presses++);
+  values.set(22, 1);
+  button.start();
+  assert.equal(calls.at(-1), 'input facegate 32 22', 'active-low button gets a pull-up');
+  // Changes are only seen by sampling every 5 ms: hold each level well past that.
+  values.set(22, 0);
+  await sleep(100);
+  values.set(22, 1);
+  await sleep(100);
+  assert.equal(presses, 1);
+  button.stop();
+
+  const input = gpio.openInput(5, { pull: 'none' });
+  assert.equal(calls.at(-1), 'input facegate 8 5');
+  gpio.close();
+  assert.equal(calls.at(-1), 'release 5', 'closing the backend releases what is still open');
+  assert.throws(() => input.read(), /GPIO 5 is closed/);
+});
