@@ -77,9 +77,10 @@ test('a pulse makes exactly two edges about pulseMs apart, and a second pulse do
   relay.stop();
 });
 
-test('stop releases mid-pulse and removes the process hooks', async () => {
+test('stop releases mid-pulse and removes the process hooks', async (t) => {
   const gpio = new SimulatedGpio();
   const relay = relayOn(gpio, 10_000);
+  t.after(() => relay.stop());
   const releases = releasesOf(relay);
   const exitHooks = process.listenerCount('exit');
   const crashHooks = process.listenerCount('uncaughtExceptionMonitor');
@@ -98,13 +99,14 @@ test('stop releases mid-pulse and removes the process hooks', async () => {
   gpio.openOutput(17, 1).close();
 });
 
-test('the exit and crash hooks release synchronously', () => {
+test('the exit and crash hooks release synchronously', (t) => {
   for (const [event, cause] of [
     ['exit', 'exit'],
     ['uncaughtExceptionMonitor', 'crash'],
   ] as const) {
     const gpio = new SimulatedGpio();
     const relay = relayOn(gpio, 10_000);
+    t.after(() => relay.stop());
     const releases = releasesOf(relay);
     // Seen as a plain emitter: Process types listeners() per event name, which a loop over two names defeats.
     const emitter: EventEmitter = process;
@@ -259,10 +261,11 @@ test('LED: flash(3, 100) makes six edges 50 ms apart and resolves after the trai
   assert.deepEqual(levels(gpio, 5), [1, 0, 1]);
 });
 
-test('LED: blink toggles until replaced; a flash replaced by on() resolves and the LED stays lit', async () => {
+test('LED: blink toggles until replaced; a flash replaced by on() resolves and the LED stays lit', async (t) => {
   const gpio = new SimulatedGpio();
   const led = new StatusLed(gpio, { pin: 27 });
   led.start();
+  t.after(() => led.stop());
   led.blink(40);
   await sleep(130);
   led.off();
@@ -379,13 +382,18 @@ test('isRpioBoard: Pi 1-4, 400, Zero and CM1-4 yes; the Pi 5 family and other bo
   }
 });
 
-test('rpio in its mock mode: outputs, a relay, inputs seen by sampling, pin checks', async () => {
+test('rpio in its mock mode: outputs, a relay, inputs seen by sampling, pin checks', async (t) => {
   const logs: string[] = [];
   const gpio = createRpioGpio({ mock: 'raspi-3', log: (l) => logs.push(l) });
+  const relay = new DoorRelay(gpio, { pin: 17, activeLow: true, pulseMs: 40, name: 'front door' });
+  // On a failed assertion, still stop timers and sampling so the run ends and reports.
+  t.after(() => {
+    relay.stop();
+    gpio.close();
+  });
   assert.equal(gpio.name, 'rpio');
   assert.throws(() => gpio.openOutput(99, 0), /Pin 99 is not valid/);
 
-  const relay = new DoorRelay(gpio, { pin: 17, activeLow: true, pulseMs: 40, name: 'front door' });
   relay.start();
   const out17 = () => createRequire(import.meta.url)('rpio').read(17) as number;
   assert.equal(out17(), 1, 'active-low relay starts released');
@@ -462,15 +470,21 @@ function fakeLibgpiod(heldElsewhere: number[]) {
   return { lib, calls, values };
 }
 
-test('libgpiod backend (on a stand-in for node-libgpiod): requests, pull flags, errors, a relay and a sampled button', async () => {
+test('libgpiod backend (on a stand-in for node-libgpiod): requests, pull flags, errors, a relay and a sampled button', async (t) => {
   const { lib, calls, values } = fakeLibgpiod([4]);
   const logs: string[] = [];
   const gpio = createLibgpiodGpio(lib, { chip: 'gpiochip0', log: (l) => logs.push(l) });
+  const relay = new DoorRelay(gpio, { pin: 17, activeLow: true, pulseMs: 40, name: 'front door' });
+  const button = new Button(gpio, { pin: 22, activeLow: true, debounceMs: 30 });
+  t.after(() => {
+    relay.stop();
+    button.stop();
+    gpio.close();
+  });
   assert.deepEqual(logs, ['gpio: libgpiod chip gpiochip0 "pinctrl-rp1" with 54 lines']);
   assert.throws(() => gpio.openOutput(4, 0), /line 4 of GPIO chip gpiochip0 is in use by another program.*gpioinfo gpiochip0/);
   assert.throws(() => gpio.openOutput(60, 0), /line 60 of GPIO chip gpiochip0 does not exist \(the chip has 54 lines/);
 
-  const relay = new DoorRelay(gpio, { pin: 17, activeLow: true, pulseMs: 40, name: 'front door' });
   relay.start();
   assert.deepEqual(calls, ['output facegate 1 17'], 'requested as an output already at the released level');
   assert.throws(() => gpio.openInput(17, { pull: 'up' }), /GPIO 17 is already open/);
@@ -481,7 +495,6 @@ test('libgpiod backend (on a stand-in for node-libgpiod): requests, pull flags, 
   relay.stop();
   assert.equal(calls.at(-1), 'release 17');
 
-  const button = new Button(gpio, { pin: 22, activeLow: true, debounceMs: 30 });
   let presses = 0;
   button.on('press', () => presses++);
   values.set(22, 1);

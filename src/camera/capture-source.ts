@@ -3,7 +3,7 @@
 // camera never blocks the event loop; opening is synchronous in the binding, which is quick for
 // devices and files and bounded by a socket timeout for RTSP.
 import { accessSync, constants, statSync, type Stats } from 'node:fs';
-import { cv, type Mat } from '../vision/opencv.js';
+import { cv } from '../vision/opencv.js';
 import type { FrameReader, OpenResult, ReadResult } from './frame-source.js';
 
 type VideoCapture = InstanceType<typeof cv.VideoCapture>;

@@ -11,7 +11,7 @@ import { createSession } from '../runtime/onnx-session.js';
 import { Embedder } from '../vision/embedder.js';
 import { defaultEmbedderId, toPrecision, type PipelineOptions } from '../vision/face-pipeline.js';
 import { loadAnalyzer } from '../vision/load-analyzer.js';
-import { DEFAULT_ANALYZER_OPTIONS } from '../vision/face-analyzer.js';
+import { DEFAULT_ANALYZER_OPTIONS, type FaceAnalyzer } from '../vision/face-analyzer.js';
 import { DEFAULT_MTCNN_OPTIONS } from '../vision/mtcnn/options.js';
 import { cv, type Mat } from '../vision/opencv.js';
 import { degradeFor, degradePreset, imageKey, type DegradePreset } from './degrade.js';
@@ -104,19 +104,40 @@ function heldOutResult(m: VerificationMetrics): HeldOutResult {
   return { auc: m.auc, eer: m.eer, tarAtFar1e3: at.tar, tarAtFar1e3Resolvable: at.resolvable, genuine: m.genuine, impostor: m.impostor };
 }
 
-export async function tune(o: TuneOptions): Promise<TuneReport> {
+/** Everything training and evaluation need, prepared once: aligned photos, their features, the split. */
+export interface TuningData {
+  parent: ModelEntry;
+  parentBytes: Uint8Array;
+  analyzer: FaceAnalyzer;
+  alignKey: string;
+  extractor: FeatureExtractor;
+  preset?: DegradePreset;
+  dataFingerprint: string;
+  files: number;
+  skipped: Skipped[];
+  split: { train: string[]; validation: string[]; heldOut: string[] };
+  photos: Photo[];
+  /** features[featureIds[photo][variant]]: inDim floats. */
+  features: Float32Array[];
+  featureIds: number[][];
+  variants: number;
+  featuresCached: boolean;
+  /** Photo indices of each named person, in the order given. */
+  photosOf(names: readonly string[]): number[][];
+  /** The crop the embedder sees for a photo's variant: mirrored for odd variants, then degraded. */
+  variantCrop(photo: AlignedPhoto & { crop: Mat }, variant: number): Mat;
+}
+
+export type PrepareOptions = Pick<TuneOptions, 'dataDir' | 'pipeline' | 'degrade' | 'seed' | 'heldOut' | 'validation' | 'augment' | 'cacheDir' | 'progress' | 'log'>;
+
+export async function prepareTuning(o: PrepareOptions): Promise<TuningData> {
   const modelsDir = o.pipeline.modelsDir;
-  const idCheck = ModelEntrySchema.shape.id.safeParse(o.outName);
-  if (!idCheck.success) throw new TuneInputError(`--out ${o.outName}: model names use ${idCheck.error.issues[0]!.message}`);
   const manifest = readManifest(modelsDir);
   const parent = findModel(manifest, o.pipeline.embedderId ?? defaultEmbedderId('float32'));
   if (parent.role !== 'embedder') throw new TuneInputError(`model "${parent.id}" is a ${parent.role}, not an embedder`);
   if (parent.precision !== 'float32') throw new TuneInputError(`tune needs a float32 parent embedder; "${parent.id}" is ${parent.precision} (use --embedder mobilefacenet-fp32)`);
-  const existing = manifest.models.find((m) => m.id === o.outName);
-  if (existing && !existing.tuning) throw new TuneInputError(`--out ${o.outName}: the manifest already has a model of that name that tune did not make; choose another name`);
   const preset: DegradePreset | undefined = o.degrade ? degradePreset(o.degrade) : undefined;
 
-  // People and photos.
   const scan = scanFaceDataSet(o.dataDir);
   const skipped: Skipped[] = scan.problems.map((p) => ({ source: p.source, reason: p.reason }));
   if (scan.people.length < 2) {
@@ -149,11 +170,10 @@ export async function tune(o: TuneOptions): Promise<TuneReport> {
   const split = splitPeople(usablePeople.map((p) => p.name), o.heldOut, o.validation, o.seed);
   const photos: Photo[] = usablePeople.flatMap((p, person) => p.photos.map((aligned) => ({ person, aligned })));
 
-  // Features of every photo and variant (variant 0 = the photo as evaluated; odd variants are mirrored).
-  const parentPath = verifiedModelPath(modelsDir, parent);
-  const parentBytes = new Uint8Array(readFileSync(parentPath));
+  const parentBytes = new Uint8Array(readFileSync(verifiedModelPath(modelsDir, parent)));
   const extractor = await FeatureExtractor.load(parentBytes, parent, o.pipeline.threads ?? 1);
   const layer = extractor.projection;
+  // Without degradation, variants beyond the mirror image would be identical copies.
   const variants = preset ? o.augment : Math.min(o.augment, 2);
   const items = photos.flatMap((_, i) => Array.from({ length: variants }, (_, v) => ({ photo: i, variant: v })));
   const featureKey = sha256Hex(JSON.stringify({ v: 1, parent: parent.sha256, layer: layer.node, alignKey, degrade: preset ?? null, seed: o.seed, variants, photos: photos.map((p) => [imageKey(p.aligned.file), p.aligned.sha256]) }));
@@ -170,14 +190,42 @@ export async function tune(o: TuneOptions): Promise<TuneReport> {
     }
     return out;
   });
-  const featureIds = photos.map((_, i) => Array.from({ length: variants }, (_, v) => i * variants + v));
   const personIndex = new Map(usablePeople.map((p, i) => [p.name, i]));
-  const photosOf = (names: string[]) => names.map((n) => photos.flatMap((p, i) => (p.person === personIndex.get(n) ? [i] : [])));
+  return {
+    parent,
+    parentBytes,
+    analyzer,
+    alignKey,
+    extractor,
+    ...(preset ? { preset } : {}),
+    dataFingerprint,
+    files: files.length,
+    skipped,
+    split,
+    photos,
+    features,
+    featureIds: photos.map((_, i) => Array.from({ length: variants }, (_, v) => i * variants + v)),
+    variants,
+    featuresCached: cached,
+    photosOf: (names) => names.map((n) => photos.flatMap((p, i) => (p.person === personIndex.get(n) ? [i] : []))),
+    variantCrop,
+  };
+}
+
+export async function tune(o: TuneOptions): Promise<TuneReport> {
+  const modelsDir = o.pipeline.modelsDir;
+  const idCheck = ModelEntrySchema.shape.id.safeParse(o.outName);
+  if (!idCheck.success) throw new TuneInputError(`--out ${o.outName}: model names use ${idCheck.error.issues[0]!.message}`);
+  const existing = readManifest(modelsDir).models.find((m) => m.id === o.outName);
+  if (existing && !existing.tuning) throw new TuneInputError(`--out ${o.outName}: the manifest already has a model of that name that tune did not make; choose another name`);
+  const d = await prepareTuning(o);
+  const { parent, parentBytes, split, photos, features, featureIds, preset, dataFingerprint, variants } = d;
+  const layer = d.extractor.projection;
 
   // Training.
   const base = createProjection(layer.inDim, layer.outDim, [...layer.w, ...layer.b]);
   const settings: TrainSettings = { ...o.train, seed: seedFrom('train', o.seed) };
-  const valPhotos = photosOf(split.validation).flat();
+  const valPhotos = d.photosOf(split.validation).flat();
   const validate = split.validation.length > 0 ? (p: Projection) => validationScore(p, valPhotos.map((i) => features[featureIds[i]![0]!]!), valPhotos.map((i) => photos[i]!.person)) : undefined;
   o.log(`tune: training on ${split.train.length} people, picking the epoch on ${split.validation.length} validation people, evaluating on ${split.heldOut.length} held-out people`);
   const bar = o.progress
@@ -187,7 +235,7 @@ export async function tune(o: TuneOptions): Promise<TuneReport> {
   let batchesDone = 0;
   const result = trainProjection(
     base,
-    { features: (id) => features[id]!, people: photosOf(split.train).map((ps) => ps.map((i) => featureIds[i]!)) },
+    { features: (id) => features[id]!, people: d.photosOf(split.train).map((ps) => ps.map((i) => featureIds[i]!)) },
     settings,
     {
       validate,
@@ -202,7 +250,7 @@ export async function tune(o: TuneOptions): Promise<TuneReport> {
   bar?.stop();
 
   // Base vs tuned on the held-out people: every pair of their photos, as evaluated (variant 0).
-  const heldPhotos = photosOf(split.heldOut).flat();
+  const heldPhotos = d.photosOf(split.heldOut).flat();
   const heldFeatures = heldPhotos.map((i) => features[featureIds[i]![0]!]!);
   const heldLabels = heldPhotos.map((i) => photos[i]!.person);
   const measure = (p: Projection) => {
@@ -244,7 +292,7 @@ export async function tune(o: TuneOptions): Promise<TuneReport> {
   writeFileSync(tmp, bytes);
   renameSync(tmp, modelPath);
   const sha256 = sha256Hex(bytes);
-  await checkWrittenModel(modelPath, parent, result.projection, photos.slice(0, 4).map((p) => variantCrop(p.aligned, 0)), extractor);
+  await checkWrittenModel(modelPath, parent, result.projection, photos.slice(0, 4).map((p) => d.variantCrop(p.aligned, 0)), d.extractor);
 
   const tuning: TuningRecord = {
     method: 'triplet',
@@ -286,16 +334,16 @@ export async function tune(o: TuneOptions): Promise<TuneReport> {
     ...(result.baseline ? { baselineEer: result.baseline.eer } : {}),
   });
 
-  const matrix = o.matrix.length > 0 ? await distanceMatrices(o, analyzer, alignKey, extractor, preset, base, result.projection) : undefined;
+  const matrix = o.matrix.length > 0 ? await distanceMatrices(o, d, base, result.projection) : undefined;
   const reportFile = join(dir, `${o.outName}.report.json`);
   const report: TuneReport = {
     model: { id: o.outName, file, sha256, parent: parent.id, parentSha256: parent.sha256 },
-    data: { dir: o.dataDir, fingerprint: dataFingerprint, photos: files.length, usablePhotos: photos.length, skipped },
+    data: { dir: o.dataDir, fingerprint: dataFingerprint, photos: d.files, usablePhotos: photos.length, skipped: d.skipped },
     split,
     degrade: preset?.name ?? null,
     seed: o.seed,
     hyperParameters,
-    features: { dim: layer.inDim, items: items.length, cached, layer: layer.node },
+    features: { dim: layer.inDim, items: features.length, cached: d.featuresCached, layer: layer.node },
     training: { epochs: result.epochs, bestEpoch: result.bestEpoch, ...(result.baseline ? { baseline: result.baseline } : {}), stoppedEarly: result.stoppedEarly, batches: result.batches.length },
     heldOut,
     deployment,
@@ -337,18 +385,10 @@ async function checkWrittenModel(path: string, parent: ModelEntry, p: Projection
   if (!(worst < 1e-4)) throw new Error(`tuned model ${path} does not reproduce the trained embeddings (max difference ${worst}); this is a bug in facegate tune`);
 }
 
-async function distanceMatrices(
-  o: TuneOptions,
-  analyzer: Awaited<ReturnType<typeof loadAnalyzer>>['analyzer'],
-  alignKey: string,
-  extractor: FeatureExtractor,
-  preset: DegradePreset | undefined,
-  base: Projection,
-  tuned: Projection,
-): Promise<NonNullable<TuneReport['matrix']>> {
-  const aligned = await alignPhotos(analyzer, o.matrix, o.cacheDir, alignKey, false);
+async function distanceMatrices(o: TuneOptions, d: TuningData, base: Projection, tuned: Projection): Promise<NonNullable<TuneReport['matrix']>> {
+  const aligned = await alignPhotos(d.analyzer, o.matrix, o.cacheDir, d.alignKey, false);
   const usable = aligned.filter((a): a is AlignedPhoto & { crop: Mat } => a.crop !== undefined);
-  const feats = await extractor.features(usable.map((a) => (preset ? degradeFor(preset, o.seed, a.file)(a.crop) : a.crop)));
+  const feats = await d.extractor.features(usable.map((a) => d.variantCrop(a, 0)));
   const matrixFor = (p: Projection) => {
     const e = feats.map((f) => embed(p, f).e);
     return e.map((a) => e.map((b) => Math.sqrt(a.reduce((s, v, k) => s + (v - b[k]!) ** 2, 0))));

@@ -90,7 +90,7 @@ export class LibgpiodGpio implements GpioBackend {
 
   openInput(pin: number, opts: { pull: Pull }): InputPin {
     const f = this.lib.Line.RequestFlags;
-    const flags = opts.pull === 'up' ? f.BIAS_PULL_DOWN : opts.pull === 'down' ? f.BIAS_PULL_UP : f.BIAS_DISABLE;
+    const flags = opts.pull === 'up' ? f.BIAS_PULL_UP : opts.pull === 'down' ? f.BIAS_PULL_DOWN : f.BIAS_DISABLE;
     const sampler = new SampledWatch(pin, () => line().getValue(), this.log);
     const { line, close } = this.request(pin, 'input', (l) => l.requestInputModeFlags(CONSUMER, flags), () => sampler.stop());
     return { pin, read: () => line().getValue(), watch: (cb) => sampler.watch(cb), close };
