@@ -51,7 +51,8 @@ export interface LoopCallbacks {
 
 interface TrackMemory {
   observations: Observation[];
-  decided: boolean;
+  /** What the track was decided as ('unknown', a name, or '' for poor quality); null while undecided. */
+  decidedAs: string | null;
   decidedUnknown: boolean;
   personIds: Map<string, number>;
   lastQuality: RecognitionEvent['quality'];
@@ -119,7 +120,7 @@ export class RecognitionLoop {
     analysis.faces.forEach((face, i) => {
       const id = ids[i]!;
       const trackId = trackIds[i]!;
-      const mem: TrackMemory = this.memory.get(trackId) ?? { observations: [], decided: false, decidedUnknown: false, personIds: new Map(), lastQuality: { faceSize: 0, sharpness: 0, frontalness: 0, detectorScore: 0 }, lastBox: face.box };
+      const mem: TrackMemory = this.memory.get(trackId) ?? { observations: [], decidedAs: null, decidedUnknown: false, personIds: new Map(), lastQuality: { faceSize: 0, sharpness: 0, frontalness: 0, detectorScore: 0 }, lastBox: face.box };
       this.memory.set(trackId, mem);
       const problems = qualityProblems(face.quality, this.settings.gate);
       const vote = problems.length > 0 ? null : id.name ?? 'unknown';
@@ -133,10 +134,13 @@ export class RecognitionLoop {
     // Decide after all faces of the frame are recorded, so "a stranger is in view" is current.
     for (const trackId of trackIds) {
       const mem = this.memory.get(trackId)!;
-      if (mem.decided) continue;
       const fused = fuse(mem.observations, this.settings.fusion);
       if (fused.kind === 'undecided') continue;
-      mem.decided = true;
+      // One decision per track, unless N of the last M frames now say somebody else: the tracker
+      // followed one box while the person in it changed.
+      const label = fused.kind === 'person' ? fused.name : fused.kind === 'unknown' ? 'unknown' : '';
+      if (mem.decidedAs === label || (mem.decidedAs !== null && label === '')) continue;
+      mem.decidedAs = label;
       mem.decidedUnknown = fused.kind === 'unknown';
       const track = this.tracker.get(trackId)!;
       const strangerInView = trackIds.some((other) => other !== trackId && this.memory.get(other)?.decidedUnknown);

@@ -6,6 +6,7 @@ import { loadDetector, type PrecisionChoice } from '../../vision/face-pipeline.j
 import { buildBenchFrames } from '../../bench/frames.js';
 import { machineFacts, peakRssKiB, PRECISIONS, runStageBench, STAGES, WARMUP_RUNS, type MachineFacts, type Summary } from '../../bench/stage-bench.js';
 import { runGalleryBench } from '../../bench/gallery-bench.js';
+import { runDaemonBench, type DaemonBenchResult } from '../../bench/daemon-bench.js';
 import { info, printJson } from '../output.js';
 
 interface BenchOptions {
@@ -14,6 +15,7 @@ interface BenchOptions {
   precision: string;
   threads: string;
   gallery?: boolean;
+  daemon?: boolean;
   json?: boolean;
 }
 
@@ -32,9 +34,12 @@ export function registerBenchCommand(program: Command): void {
     .option('--precision <list>', `model precisions, comma-separated (${PRECISIONS.join(', ')})`, PRECISIONS.join(','))
     .option('--threads <list>', 'intra-op thread counts, comma-separated', `1,${availableParallelism()}`)
     .option('--gallery', 'measure 1:N search over 1k, 10k and 100k templates instead of the vision stages')
+    .option('--daemon', 'measure end-to-end frames per second of the daemon loop on a 640x480 video instead of the vision stages')
     .option('--json', 'print JSON')
     .action(async (o: BenchOptions) => {
-      const sections: BenchSection[] = o.gallery
+      const sections: BenchSection[] = o.daemon
+        ? [daemonSection(o.modelsDir, parsePrecisions(o.precision), parseThreads(o.threads))]
+        : o.gallery
         ? [gallerySection()]
         : [stageSection({ modelsDir: o.modelsDir, runs: positiveInt('runs', o.runs), precisions: parsePrecisions(o.precision), threads: parseThreads(o.threads) })];
       const machine = machineFacts();
@@ -53,6 +58,27 @@ export function registerBenchCommand(program: Command): void {
         console.log(text.join('\n'));
       }
     });
+}
+
+function daemonSection(modelsDir: string, precisions: PrecisionChoice[], threads: number[]): BenchSection {
+  return {
+    name: 'daemon',
+    async run() {
+      const rows: DaemonBenchResult[] = [];
+      for (const precision of precisions) {
+        for (const t of threads) {
+          info(`bench: daemon loop, ${precision}, ${t} thread${t === 1 ? '' : 's'}`);
+          rows.push(await runDaemonBench({ modelsDir, precision, threads: t }));
+        }
+      }
+      const text = [
+        'daemon loop end to end: 640x480 video at 10 fps (five visits of 1.5 s with 1 s of empty doorway between), played unpaced; detect, quality gate, embed, identify, track, fuse, decide',
+        'precision     threads  frames  seconds    fps  faces/frame  decisions',
+        ...rows.map((r) => `${r.precision.padEnd(12)}  ${String(r.threads).padStart(7)}  ${String(r.frames).padStart(6)}  ${r.seconds.toFixed(1).padStart(7)}  ${r.fps.toFixed(1).padStart(5)}  ${r.facesPerFrame.toFixed(2).padStart(11)}  ${String(r.decisions).padStart(9)}`),
+      ];
+      return { json: rows, text };
+    },
+  };
 }
 
 function gallerySection(): BenchSection {

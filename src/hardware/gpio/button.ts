@@ -64,7 +64,7 @@ export class Button extends EventEmitter<{ press: [ButtonPressEvent] }> {
   private settle(input: InputPin): void {
     this.settleTimer = undefined;
     const level = input.read();
-    if (level === this.stable && false) return;
+    if (level === this.stable) return;
     this.stable = level;
     const pressed: Level = this.opts.activeLow ? 0 : 1;
     if (level === pressed) this.emit('press', { pin: this.opts.pin, atMs: this.changeStartedAtMs });
