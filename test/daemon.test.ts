@@ -146,3 +146,57 @@ test('bad config: one clear line, non-zero exit, relay never touched', async () 
     assert.ok(!d.logs.some((l) => /"msg":"ready: |GRANTED|ENERGISED/.test(l.line)));
   }
 });
+
+test('button enrollment: armed name enrolled from a burst; without a name it is kept pending; no face times out', async () => {
+  const { loadConfig } = await import('../src/config/load.js');
+  const { Daemon } = await import('../src/daemon/daemon.js');
+  const { SimulatedGpio } = await import('../src/hardware/gpio/simulated-gpio.js');
+  const { createLogger } = await import('../src/daemon/logger.js');
+  const { GalleryStore } = await import('../src/gallery/gallery-store.js');
+  const { cv } = await import('../src/vision/opencv.js');
+  const dir = mkdtempSync(join(work, 'button-'));
+  const cam = join(dir, 'camera');
+  mkdirSync(cam);
+  FRANCK_FRAMES.slice(0, 6).forEach((k, i) => copyFileSync(photos[k]!, join(cam, `f${i}.jpg`)));
+  const config = folderConfig(dir, {
+    gpio: { backend: 'simulated', leds: { enrollment: 25 }, button: { pin: 27, activeLow: true, debounceMs: 20 } },
+    enrollment: { burstFrames: 4, timeoutMs: 4000, keep: 3 },
+    health: { enabled: false },
+    logging: { level: 'warn' },
+  });
+  GalleryStore.open(join(dir, 'gallery.db')).armEnrollment('franck', 60_000);
+  const gpio = new SimulatedGpio();
+  const outcomes: { kind: string; name?: string; templates?: number }[] = [];
+  const loaded = loadConfig(config);
+  const daemon = new Daemon(loaded, { log: createLogger(loaded.config.logging), gpio, onEnrollment: (o) => outcomes.push(o) });
+  await daemon.start();
+  try {
+    const waitOutcome = async (n: number) => {
+      for (let i = 0; i < 200 && outcomes.length < n; i++) await sleep(50);
+      assert.equal(outcomes.length, n, 'no enrollment outcome');
+    };
+    await gpio.press(27, 80, { activeLow: true });
+    await waitOutcome(1);
+    assert.equal(outcomes[0]!.kind, 'enrolled');
+    assert.equal(outcomes[0]!.name, 'franck');
+    assert.ok(outcomes[0]!.templates! >= 1 && outcomes[0]!.templates! <= 3);
+    assert.ok(gpio.edgesFor(25).length >= 4, 'enrollment LED gave no feedback');
+
+    await gpio.press(27, 80, { activeLow: true });
+    await waitOutcome(2);
+    assert.equal(outcomes[1]!.kind, 'pending', 'the arming was not consumed by the first press');
+
+    // Nobody in front of the camera: grey frames only.
+    for (const f of FRANCK_FRAMES.slice(0, 6).map((_, i) => join(cam, `f${i}.jpg`))) cv.imwrite(f, new cv.Mat(480, 640, cv.CV_8UC3, [128, 128, 128]));
+    await sleep(1500);
+    await gpio.press(27, 80, { activeLow: true });
+    await waitOutcome(3);
+    assert.equal(outcomes[2]!.kind, 'timeout');
+  } finally {
+    await daemon.stop();
+  }
+  const store = GalleryStore.open(join(dir, 'gallery.db'));
+  assert.ok(store.listPeople().some((p) => p.name === 'franck' && p.templates >= 1));
+  assert.equal(store.listPending().length, 1);
+  store.close();
+});

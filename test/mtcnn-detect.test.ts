@@ -1,4 +1,4 @@
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadDetector } from '../src/vision/face-pipeline.js';
 import { loadImage } from '../src/vision/image.js';
@@ -22,6 +22,11 @@ before(async () => {
 });
 
 /** A square face crop centred on the landmarks, 2.2x the eye-to-mouth height: forehead to chin. */
+after(async () => {
+  await fp32.release();
+  await int8.release();
+});
+
 function faceCrop(f: DetectedFace): CandidateBox {
   const xs = f.landmarks.map((p) => p[0]);
   const ys = f.landmarks.map((p) => p[1]);
@@ -92,6 +97,7 @@ test('O-Net: face crops score >= 0.99, crops of non-face regions score low', asy
   const mean = backgroundScores.reduce((a, b) => a + b, 0) / backgroundScores.length;
   assert.ok(mean < 0.1, `background crops average ${mean.toFixed(3)}`);
   assert.ok(Math.max(...backgroundScores) < 0.7, `a background crop passes O-Net: ${Math.max(...backgroundScores).toFixed(3)}`);
+  await onet.release();
 });
 
 test('int8 detector finds the same faces as float32 on portraits (box IoU > 0.8)', async () => {

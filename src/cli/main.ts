@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../paths.js';
 import { registerModelsCommands } from './commands/models.js';
+import { registerModelsUseCommand } from './commands/models-use.js';
 import { registerDetectCommand } from './commands/detect.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerEvalDetectCommand } from './commands/eval-detect.js';
@@ -28,6 +29,7 @@ const program = new Command('facegate')
   .showHelpAfterError();
 
 registerModelsCommands(program);
+registerModelsUseCommand(program);
 registerDetectCommand(program);
 registerEvalDetectCommand(program);
 registerBenchCommand(program);

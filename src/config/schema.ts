@@ -52,7 +52,7 @@ export const GalleryConfig = z
 const pin = z.number().int().min(0).max(1023);
 
 export const DoorConfig = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _ (it becomes part of MQTT topics)').describe('door id'),
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _ (it becomes part of MQTT topics)').describe('door id, used in events and MQTT topics'),
   relay: z
     .strictObject({
       pin: pin.describe('GPIO (BCM / line offset) of the relay'),

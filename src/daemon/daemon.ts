@@ -182,6 +182,7 @@ export class Daemon {
     for (const led of Object.values(this.leds)) led.stop();
     if (!this.options.gpio) this.gpio?.close();
     this.store?.close();
+    await this.analyzer?.release();
     await this.health?.stop();
     this.notifier.stop();
     log.info('stopped');

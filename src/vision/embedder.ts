@@ -24,6 +24,10 @@ export class Embedder {
     this.dim = entry.embeddingDim!;
   }
 
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+
   /** The crop the model was trained on, as RGB uint8 of the model's input size. */
   crop(image: Mat, face: DetectedFace): Mat {
     const c = this.entry.input.crop;

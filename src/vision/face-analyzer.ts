@@ -50,6 +50,10 @@ export class FaceAnalyzer {
     this.options = { ...DEFAULT_ANALYZER_OPTIONS, ...options };
   }
 
+  async release(): Promise<void> {
+    await Promise.all([this.detector.release(), this.embedder.release()]);
+  }
+
   /** `embed`: which faces get an embedding: every face, only the primary one, or none. */
   async analyze(image: Mat, embed: 'all' | 'primary' | 'none' = 'all', opts: AnalyzeOptions = {}): Promise<Analysis> {
     const pad = Math.max(image.cols, image.rows) <= this.options.smallImageSide ? this.options.smallImageBorder : 0;

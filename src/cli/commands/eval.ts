@@ -1,9 +1,10 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { dirname, isAbsolute, join } from 'node:path';
 import { loadAnalyzer } from '../../vision/load-analyzer.js';
 import { embedFiles } from '../../eval/embed-files.js';
 import { readPairs, type Pair } from '../../eval/pairs.js';
 import { cosine, rocCurve, verificationMetrics, type VerificationMetrics } from '../../eval/verification.js';
+import { DEGRADE_PRESETS, degradeFor, degradePreset, describePresets } from '../../tuning/degrade.js';
 import { info, printJson } from '../output.js';
 import { addPipelineOptions, pipelineOptionsFrom, type PipelineCliOptions } from './pipeline-options.js';
 
@@ -12,6 +13,8 @@ interface EvalOptions extends PipelineCliOptions {
   root?: string;
   by?: string;
   plot?: string;
+  degrade?: string;
+  degradeSeed: string;
   json?: boolean;
 }
 
@@ -31,6 +34,8 @@ export function registerEvalCommand(program: Command): void {
       .option('--root <dir>', 'folder the pair paths are relative to (default: the pairs file\'s folder)')
       .option('--by <column>', 'also report per value of this column (e.g. subset)')
       .option('--plot <file>', 'write the ROC and score histograms (.png or .svg)')
+      .addOption(new Option('--degrade <preset>', `degrade each aligned face like a night-time door camera: ${describePresets()}`).choices(DEGRADE_PRESETS.map((p) => p.name)))
+      .option('--degrade-seed <n>', 'seed of the degradation noise (tune --seed degrades the same photo identically)', '1')
       .option('--json', 'print JSON'),
   ).action(async (o: EvalOptions) => {
     const pairs = readPairs(o.pairs);
@@ -38,9 +43,15 @@ export function registerEvalCommand(program: Command): void {
     const root = o.root ?? dirname(o.pairs);
     const resolve = (f: string) => (isAbsolute(f) ? f : join(root, f));
     const files = [...new Set(pairs.flatMap((p) => [resolve(p.fileA), resolve(p.fileB)]))];
+    const preset = o.degrade ? degradePreset(o.degrade) : undefined;
+    const degradeSeed = Number(o.degradeSeed);
+    if (!Number.isInteger(degradeSeed) || degradeSeed < 0) throw new Error(`--degrade-seed must be a whole number, got "${o.degradeSeed}"`);
     const { analyzer, description } = await loadAnalyzer(pipelineOptionsFrom(o));
-    info(`${description}; ${pairs.length} pairs over ${files.length} images`);
-    const embeddings = await embedFiles(analyzer, files, { progress: process.stderr.isTTY });
+    info(`${description}; ${pairs.length} pairs over ${files.length} images${preset ? `; faces degraded: ${preset.name}` : ''}`);
+    const embeddings = await embedFiles(analyzer, files, {
+      progress: process.stderr.isTTY,
+      ...(preset ? { cropTransform: (crop, file) => degradeFor(preset, degradeSeed, file)(crop) } : {}),
+    });
 
     const score = (p: Pair) => {
       const a = embeddings.get(resolve(p.fileA))?.embedding;
@@ -72,7 +83,7 @@ export function registerEvalCommand(program: Command): void {
         roc: curves,
         genuine: all.scores.genuine,
         impostor: all.scores.impostor,
-        title: `${o.pairs}: ${description}`,
+        title: `${o.pairs}: ${description}${preset ? ` (${preset.name})` : ''}`,
         thresholds: all.atFar.map((a) => ({ value: a.threshold, label: `FAR ${a.target}` })),
       });
       info(`plot written to ${o.plot}`);
@@ -80,7 +91,7 @@ export function registerEvalCommand(program: Command): void {
 
     const strip = ({ scores: _scores, ...r }: ReturnType<typeof report>) => r;
     if (o.json) {
-      printJson({ models: description, pairsFile: o.pairs, all: strip(all), subsets: subsets.map(strip), failures });
+      printJson({ models: description, pairsFile: o.pairs, degrade: preset ? { preset: preset.name, seed: degradeSeed } : null, all: strip(all), subsets: subsets.map(strip), failures });
     } else {
       for (const r of [all, ...subsets]) printReport(r);
       if (failures.length > 0) {

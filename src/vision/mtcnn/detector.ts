@@ -37,6 +37,11 @@ export class MtcnnDetector {
     this.options = { ...DEFAULT_MTCNN_OPTIONS, ...options };
   }
 
+  /** Frees the ONNX sessions; ORT can crash tearing down live sessions at process exit. */
+  async release(): Promise<void> {
+    await Promise.all([this.sessions.pnet.release(), this.sessions.rnet.release(), this.sessions.onet.release()]);
+  }
+
   async detect(image: Mat): Promise<DetectionResult> {
     const t: StageTimings = { pyramidMs: 0, pnetMs: 0, rnetMs: 0, onetMs: 0 };
     const opts = this.options;
