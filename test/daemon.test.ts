@@ -2,17 +2,15 @@
 // simulated GPIO backend, a unix datagram socket standing in for systemd.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stringify } from 'yaml';
-import { runDemo } from '../src/demo/demo.js';
-import { REPO_ROOT } from '../src/paths.js';
+import { DEMO_DEVICE, runDemo } from '../src/demo/demo.js';
 import { FRANCK_FRAMES } from '../src/fixtures/sample-photos.js';
 import { FakeSystemd } from './helpers/fake-systemd.js';
-import { MODELS_DIR, requireModels, samplePhotos } from './helpers/models.js';
+import { requireModels, samplePhotos } from './helpers/models.js';
+import { folderConfig, spawnDaemon } from './helpers/daemon.js';
 
 let work: string;
 let photos: Record<string, string>;
@@ -38,50 +36,10 @@ test('demo video: the relay pulses once per enrolled visitor and never for a str
     assert.ok(e.latencyMs >= 0 && e.modelId === 'mobilefacenet-fp32' && e.trackId > 0);
   }
   assert.ok(lines.some((l) => l.includes('RELAY front ENERGISED')));
+  // Every decision went out over the demo's MQTT broker, with its event id.
+  const published = result.mqtt.filter((m) => m.topic === `facegate/${DEMO_DEVICE}/event/recognition`).map((m) => (JSON.parse(m.payload) as { id: string }).id);
+  assert.deepEqual(published, result.events.map((e) => e.eventId));
 });
-
-function folderConfig(dir: string, extra: Record<string, unknown> = {}): string {
-  const path = join(dir, 'facegate.yaml');
-  writeFileSync(
-    path,
-    stringify({
-      models: { dir: MODELS_DIR },
-      gallery: { path: 'gallery.db' },
-      camera: { type: 'folder', path: 'camera', fps: 5, loop: true, reconnect: { initialMs: 200, maxMs: 1000 } },
-      doors: [{ name: 'front', relay: { pin: 17 } }],
-      gpio: { backend: 'simulated' },
-      health: { enabled: true, port: 0 },
-      logging: { level: 'info' },
-      ...extra,
-    }),
-  );
-  return path;
-}
-
-function spawnDaemon(config: string, env: Record<string, string> = {}) {
-  const child = spawn('node', ['bin/facegate.js', 'run', '--config', config], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
-  const logs: { atMs: number; line: string }[] = [];
-  let buf = '';
-  const collect = (d: Buffer) => {
-    buf += d.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    for (const line of parts) logs.push({ atMs: Date.now(), line });
-  };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  const waitFor = async (re: RegExp, timeoutMs: number) => {
-    const start = Date.now();
-    while (Date.now() - start < timeoutMs) {
-      const hit = logs.find((l) => re.test(l.line));
-      if (hit) return hit;
-      await sleep(50);
-    }
-    throw new Error(`no log line matching ${re} within ${timeoutMs} ms:\n${logs.map((l) => l.line).join('\n')}`);
-  };
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, logs, waitFor, exited };
-}
 
 test('READY after models and camera, WATCHDOG while frames flow, none while the camera is gone, recovery after', async () => {
   const dir = mkdtempSync(join(work, 'wd-'));

@@ -19,6 +19,7 @@ import { registerEvalIdentifyCommand } from './commands/eval-identify.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerTuneCommand } from './commands/tune.js';
+import { registerMqttCommands } from './commands/mqtt.js';
 import { CliError } from './output.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -40,6 +41,7 @@ registerIdentifyCommands(program);
 registerEvalIdentifyCommand(program);
 registerConfigCommands(program);
 registerRunCommand(program);
+registerMqttCommands(program);
 registerTuneCommand(program);
 registerDemoCommand(program);
 

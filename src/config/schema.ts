@@ -133,6 +133,76 @@ export const LoggingConfig = z
   })
   .default({ level: 'info', pretty: false });
 
+const topicLevel = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _').max(64);
+
+export const MqttConfig = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^mqtts?:\/\/[^\s/]+\/?$/, 'mqtt://host:port, or mqtts://host:port for TLS')
+      .describe('broker URL: mqtt://host:1883, or mqtts://host:8883 for TLS'),
+    base: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'topic levels of letters, digits, - and _ separated by /')
+      .default('facegate')
+      .describe('first topic level(s): every topic is <base>/<deviceId>/...'),
+    deviceId: topicLevel.optional().describe('this device in topics and Home Assistant; default: the host name in lower case, other characters than a-z 0-9 _ - replaced by -'),
+    clientId: z.string().min(1).max(128).optional().describe('MQTT client id (unique per broker); default facegate_<deviceId>'),
+    username: z.string().optional().describe('broker user name (mosquitto password_file)'),
+    password: z.string().optional().describe('broker password; prefer passwordFile, since config files are often readable by everyone'),
+    passwordFile: z.string().optional().describe('file holding the broker password (relative to the config file), e.g. /etc/facegate/mqtt-password with mode 0600'),
+    tls: z
+      .strictObject({
+        ca: z.string().optional().describe('PEM file of the CA that signed the broker certificate; default: the system CAs'),
+        cert: z.string().optional().describe('PEM client certificate, for brokers that require one (require_certificate true)'),
+        key: z.string().optional().describe('PEM private key of the client certificate'),
+        rejectUnauthorized: z.boolean().default(true).describe('refuse a broker whose certificate does not verify against the CA (keep true outside tests)'),
+      })
+      .optional()
+      .describe('TLS files for mqtts:// (paths relative to the config file)'),
+    reconnect: z
+      .strictObject({
+        initialMs: z.number().int().min(50).default(1000).describe('first wait before reconnecting to a lost broker'),
+        maxMs: z.number().int().min(50).default(30_000).describe('the wait doubles after each failed attempt up to this'),
+      })
+      .default({ initialMs: 1000, maxMs: 30_000 })
+      .describe('reconnect backoff; events wait in the outbox meanwhile'),
+    commands: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe('answer requests on <base>/<deviceId>/request/<command> (on response/<command>)'),
+        hmacKeyFile: z.string().optional().describe('file with the shared HMAC-SHA256 key that signs requests (at least 32 characters: openssl rand -hex 32); without a key no request can open a door'),
+        hmacKey: z.string().min(32).optional().describe('the HMAC key inline (at least 32 characters); prefer hmacKeyFile'),
+        maxSkewMs: z.number().int().min(1000).max(600_000).default(30_000).describe('a signed request whose ts is further than this from the device clock is refused (keep clocks synchronised with NTP)'),
+        allowUnsigned: z
+          .boolean()
+          .default(false)
+          .describe('accept unsigned list_people, delete_person, mark_wrong and reload_config (where broker ACLs already limit who may publish); unlock, arm_enrollment and name_pending always need a signature'),
+      })
+      .default({ enabled: true, maxSkewMs: 30_000, allowUnsigned: false })
+      .describe('request/response commands (Zigbee2MQTT style, with a transaction id)'),
+    outbox: z
+      .strictObject({
+        path: z.string().optional().describe('SQLite event log and outbox (relative to the config file); default events.db next to the gallery'),
+        maxEvents: z.number().int().min(100).default(100_000).describe('most events waiting for the broker; beyond it whenFull applies'),
+        whenFull: z
+          .enum(['drop-oldest', 'drop-newest'])
+          .default('drop-oldest')
+          .describe("full outbox: 'drop-oldest' drops the oldest unsent event to queue the new one, 'drop-newest' does not queue the new one; counted in facegate_outbox_dropped_total"),
+        keepDays: z.number().min(0).default(7).describe('delivered events, with the face embedding each recognition was decided on (what mark_wrong needs), are deleted after this many days'),
+      })
+      .default({ maxEvents: 100_000, whenFull: 'drop-oldest', keepDays: 7 })
+      .describe('every event is written here first and deleted from the outbox when the broker acknowledged it'),
+    homeAssistant: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe('announce entities by MQTT discovery; false removes the ones this device announced'),
+        prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('homeassistant').describe('Home Assistant discovery prefix'),
+      })
+      .default({ enabled: true, prefix: 'homeassistant' })
+      .describe('Home Assistant discovery: a lock per door, last recognised person, camera connectivity'),
+  })
+  .optional()
+  .describe('MQTT: events, retained state, commands and Home Assistant discovery (absent: no MQTT)');
+
 export const ConfigSchema = z
   .strictObject({
     models: ModelsConfig,
@@ -147,6 +217,7 @@ export const ConfigSchema = z
     enrollment: EnrollmentConfig,
     health: HealthConfig,
     logging: LoggingConfig,
+    mqtt: MqttConfig,
   })
   .superRefine((c, ctx) => {
     // A pin used twice would drive the relay and an LED (or read the button) on one wire.
@@ -165,7 +236,16 @@ export const ConfigSchema = z
       if (names.has(d.name)) ctx.addIssue({ code: 'custom', message: `door name "${d.name}" is used twice`, path: ['doors', i, 'name'] });
       names.add(d.name);
     });
+    if (c.mqtt) {
+      const m = c.mqtt;
+      if (m.password !== undefined && m.passwordFile !== undefined) ctx.addIssue({ code: 'custom', message: 'set password or passwordFile, not both', path: ['mqtt', 'passwordFile'] });
+      if (m.commands.hmacKey !== undefined && m.commands.hmacKeyFile !== undefined) ctx.addIssue({ code: 'custom', message: 'set hmacKey or hmacKeyFile, not both', path: ['mqtt', 'commands', 'hmacKeyFile'] });
+      if ((m.tls?.cert === undefined) !== (m.tls?.key === undefined)) ctx.addIssue({ code: 'custom', message: 'a client certificate needs both cert and key', path: ['mqtt', 'tls'] });
+      if (m.tls && m.url.startsWith('mqtt://')) ctx.addIssue({ code: 'custom', message: 'tls is set but the url is mqtt://: use mqtts://', path: ['mqtt', 'url'] });
+      if (m.reconnect.initialMs > m.reconnect.maxMs) ctx.addIssue({ code: 'custom', message: 'initialMs cannot exceed maxMs', path: ['mqtt', 'reconnect', 'initialMs'] });
+    }
     if (c.recognition.fusionN > c.recognition.fusionM) ctx.addIssue({ code: 'custom', message: 'fusionN cannot exceed fusionM', path: ['recognition', 'fusionN'] });
   });
 
 export type Config = z.infer<typeof ConfigSchema>;
+export type MqttConfigValues = NonNullable<Config['mqtt']>;

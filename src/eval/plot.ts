@@ -237,7 +237,7 @@ export function axesShapes(p: Panel, x: Axis, y: Axis, xTicks: Tick[], yTicks: T
   return shapes;
 }
 
-export interface LegendEntry {
+interface LegendEntry {
   label: string;
   colour: Rgb;
   swatch: 'line' | 'box';
@@ -248,12 +248,12 @@ const LEGEND = { size: 13, row: 20, pad: 8, swatch: 28 };
 /** Gap between the legend and the plot frame. */
 const INSET = 10;
 
-export function legendSize(entries: LegendEntry[]): { w: number; h: number } {
+function legendSize(entries: LegendEntry[]): { w: number; h: number } {
   const widest = Math.max(...entries.map((e) => textWidth(e.label, LEGEND.size)));
   return { w: Math.ceil(LEGEND.pad * 2 + LEGEND.swatch + 8 + widest), h: LEGEND.pad * 2 + LEGEND.row * entries.length - 4 };
 }
 
-export function legendShapes(entries: LegendEntry[], x: number, y: number): Shape[] {
+function legendShapes(entries: LegendEntry[], x: number, y: number): Shape[] {
   const { w, h } = legendSize(entries);
   const shapes: Shape[] = [{ kind: 'rect', x: crisp(x), y: crisp(y), w, h, fill: WHITE, opacity: 0.9, stroke: GRID }];
   entries.forEach((e, i) => {

@@ -1,4 +1,4 @@
-// The decision event: what the daemon logs, counts, and (later) publishes over MQTT.
+// The decision event: what the daemon logs, counts, and publishes over MQTT.
 import type { DecisionReason } from './door-policy.js';
 
 export interface RecognitionEvent {
@@ -24,4 +24,9 @@ export interface RecognitionEvent {
   modelId: string;
   frameSeq: number;
   box: [number, number, number, number];
+  /**
+   * Person decisions only: the mean (re-normalised) embedding of the agreeing frames. Internal:
+   * never published or logged; kept with the event so "that was not them" can store a negative.
+   */
+  embedding?: Float32Array;
 }

@@ -51,6 +51,8 @@ export interface LoopCallbacks {
 
 interface TrackMemory {
   observations: Observation[];
+  /** The embedding behind each observation (same index), for the event's mean embedding. */
+  embeddings: Float32Array[];
   /** What the track was decided as ('unknown', a name, or '' for poor quality); null while undecided. */
   decidedAs: string | null;
   decidedUnknown: boolean;
@@ -120,13 +122,17 @@ export class RecognitionLoop {
     analysis.faces.forEach((face, i) => {
       const id = ids[i]!;
       const trackId = trackIds[i]!;
-      const mem: TrackMemory = this.memory.get(trackId) ?? { observations: [], decidedAs: null, decidedUnknown: false, personIds: new Map(), lastQuality: { faceSize: 0, sharpness: 0, frontalness: 0, detectorScore: 0 }, lastBox: face.box };
+      const mem: TrackMemory = this.memory.get(trackId) ?? { observations: [], embeddings: [], decidedAs: null, decidedUnknown: false, personIds: new Map(), lastQuality: { faceSize: 0, sharpness: 0, frontalness: 0, detectorScore: 0 }, lastBox: face.box };
       this.memory.set(trackId, mem);
       const problems = qualityProblems(face.quality, this.settings.gate);
       const vote = problems.length > 0 ? null : id.name ?? 'unknown';
       if (id.name && id.personId !== null) mem.personIds.set(id.name, id.personId);
       mem.observations.push({ atMs: now, vote, score: id.score, margin: id.margin, weight: observationWeight(face.box[2] * face.box[3], face.quality.frontalness, face.quality.sharpness) });
-      if (mem.observations.length > this.settings.fusion.m) mem.observations.shift();
+      mem.embeddings.push(face.embedding!);
+      if (mem.observations.length > this.settings.fusion.m) {
+        mem.observations.shift();
+        mem.embeddings.shift();
+      }
       mem.lastQuality = { faceSize: face.quality.faceSize, sharpness: face.quality.sharpness, frontalness: face.quality.frontalness, detectorScore: face.score };
       mem.lastBox = face.box;
     });
@@ -145,7 +151,11 @@ export class RecognitionLoop {
       const track = this.tracker.get(trackId)!;
       const strangerInView = trackIds.some((other) => other !== trackId && this.memory.get(other)?.decidedUnknown);
       const name = fused.kind === 'person' ? fused.name : null;
-      const agreeing = mem.observations.filter((o) => (fused.kind === 'person' ? o.vote === fused.name : fused.kind === 'unknown' ? o.vote === 'unknown' : o.vote === null));
+      const agrees = (o: Observation) => (fused.kind === 'person' ? o.vote === fused.name : fused.kind === 'unknown' ? o.vote === 'unknown' : o.vote === null);
+      const agreeing = mem.observations.filter(agrees);
+      // Only a named person gets one: "that was not them" needs it for a negative template, and
+      // strangers' faces are not kept.
+      const embedding = fused.kind === 'person' ? meanEmbedding(mem.embeddings.filter((_, i) => agrees(mem.observations[i]!))) : undefined;
       const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
       const decisions = this.doors.decide({ fused, groups: name ? snapshot.groupsOf(name) : [], nowMs: Date.now(), strangerInView });
       for (const d of decisions) {
@@ -167,11 +177,25 @@ export class RecognitionLoop {
           modelId: snapshot.modelId,
           frameSeq: frame.seq,
           box: mem.lastBox.map((v) => Math.round(v)) as [number, number, number, number],
+          ...(embedding ? { embedding } : {}),
         });
       }
     }
     this.callbacks.onFrame({ seq: frame.seq, faces: analysis.faces.length, analysis, identifyMs, totalMs: performance.now() - start }, frame);
   }
+}
+
+/** Mean of L2-normalised vectors, normalised again (the gallery compares unit vectors). */
+function meanEmbedding(vectors: Float32Array[]): Float32Array | undefined {
+  const first = vectors[0];
+  if (!first) return undefined;
+  const mean = new Float32Array(first.length);
+  for (const v of vectors) for (let i = 0; i < v.length; i++) mean[i]! += v[i]!;
+  let norm = 0;
+  for (const x of mean) norm += x * x;
+  norm = Math.sqrt(norm);
+  if (norm > 0) for (let i = 0; i < mean.length; i++) mean[i]! /= norm;
+  return mean;
 }
 
 function round(v: number): number {

@@ -21,6 +21,11 @@ export interface FacegateMetrics {
   readonly gallerySize: Gauge;
   readonly relayPulses: Counter<'door'>;
   readonly fps: Gauge;
+  readonly mqttConnected: Gauge;
+  readonly outboxPending: Gauge;
+  readonly outboxDropped: Counter;
+  /** status: ok or error; command: the command name, or 'other' for unknown ones. */
+  readonly mqttRequests: Counter<'command' | 'status'>;
 }
 
 export function createMetrics(): FacegateMetrics {
@@ -52,5 +57,9 @@ export function createMetrics(): FacegateMetrics {
     gallerySize: new Gauge({ name: 'facegate_gallery_templates', help: 'face templates of the active model in the gallery', registers }),
     relayPulses: new Counter({ name: 'facegate_relay_pulses_total', help: 'door relay pulses (door opened) by door', labelNames: ['door'] as const, registers }),
     fps: new Gauge({ name: 'facegate_fps', help: 'frames processed per second over the last status period', registers }),
+    mqttConnected: new Gauge({ name: 'facegate_mqtt_connected', help: '1 while connected to the MQTT broker, else 0', registers }),
+    outboxPending: new Gauge({ name: 'facegate_outbox_pending', help: 'events recorded but not yet acknowledged by the MQTT broker', registers }),
+    outboxDropped: new Counter({ name: 'facegate_outbox_dropped_total', help: 'events not delivered because the outbox was full (mqtt.outbox.whenFull)', registers }),
+    mqttRequests: new Counter({ name: 'facegate_mqtt_requests_total', help: 'MQTT requests by command and status (ok, error)', labelNames: ['command', 'status'] as const, registers }),
   };
 }

@@ -128,6 +128,12 @@ export interface AlignedPhoto {
   error?: string;
 }
 
+export type UsablePhoto = AlignedPhoto & { crop: Mat };
+
+export function isUsable(p: AlignedPhoto): p is UsablePhoto {
+  return p.crop !== undefined;
+}
+
 /**
  * Detects and aligns the primary face of each photo once: crops are cached as PNG (lossless, so
  * cached and fresh runs train on identical pixels) under `cacheDir`, keyed by the photo's bytes

@@ -1,33 +1,36 @@
-// The tuning run as a picture: triplet loss over the batches, and per epoch the share of active
-// triplets and the validation EER, with the epoch that was kept marked. Drawn with the
-// verification plot's scene renderer, so .svg and .png show the same thing.
+// The tuning run as a picture: the triplet loss over the batches, and per epoch the share of
+// active triplets and the validation EER, each on its own scale, with the epoch that was kept
+// marked. Drawn with the verification plot's scene renderer, so .svg and .png show the same.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { cv } from '../vision/opencv.js';
-import { ROC_COLOURS, axesShapes, legendShapes, legendSize, linearTicks, plotFormat, rasterise, renderSvg, toPx, type Axis, type LegendEntry, type Panel, type Pt, type Scene, type Shape } from '../eval/plot.js';
+import { ROC_COLOURS, axesShapes, linearTicks, plotFormat, rasterise, renderSvg, toPx, type Axis, type Panel, type Pt, type Scene, type Shape } from '../eval/plot.js';
 import type { BatchStats, EpochStats } from './train.js';
 
 export interface LossCurveData {
   title: string;
   batches: readonly BatchStats[];
   epochs: readonly EpochStats[];
+  /** The epoch whose weights were kept; 0 = the pretrained ones. */
   bestEpoch: number;
   /** Validation EER of the pretrained weights (epoch 0). */
   baselineEer?: number;
 }
 
 const WIDTH = 1200;
-const HEIGHT = 500;
+const HEIGHT = 460;
+const PANELS = 3;
 const INK = [34, 34, 34] as const;
+const KEPT_DASH = [6, 4];
 /** More points than pixels only blurs the line; batches are averaged down to about this many. */
-const MAX_POINTS = 400;
+const MAX_POINTS = 300;
 
 function panel(index: number): Panel {
-  const x0 = (index * WIDTH) / 2;
-  return { left: x0 + 78, top: 84, right: x0 + WIDTH / 2 - 28, bottom: HEIGHT - 62 };
+  const x0 = (index * WIDTH) / PANELS;
+  return { left: x0 + 70, top: 84, right: x0 + WIDTH / PANELS - 24, bottom: HEIGHT - 62 };
 }
 
-/** Mean loss over runs of consecutive batches, at the fractional epoch where each run ends. */
+/** Mean loss over runs of consecutive batches, placed at the fractional epoch where each run ends. */
 export function smoothedLoss(batches: readonly BatchStats[], epochSize: number, maxPoints = MAX_POINTS): Pt[] {
   const bin = Math.max(1, Math.ceil(batches.length / maxPoints));
   const out: Pt[] = [];
@@ -39,53 +42,58 @@ export function smoothedLoss(batches: readonly BatchStats[], epochSize: number, 
   return out;
 }
 
-function lossGroup(d: LossCurveData, p: Panel): Scene['groups'] {
-  const epochSize = Math.max(1, ...d.batches.map((b) => b.batch));
-  const points = smoothedLoss(d.batches, epochSize);
-  const xHi = Math.max(1, d.epochs.length);
-  const yHi = Math.max(0.01, ...points.map(([, l]) => l)) * 1.1;
-  const x: Axis = { lo: 0, hi: xHi, log: false, px0: p.left, px1: p.right };
-  const y: Axis = { lo: 0, hi: yHi, log: false, px0: p.bottom, px1: p.top };
-  const line: Shape = { kind: 'polyline', points: points.map(([e, l]) => [toPx(x, e), toPx(y, l)]), colour: ROC_COLOURS[0]!, width: 2, title: 'triplet loss' };
-  return [
-    { id: 'loss-axes', shapes: axesShapes(p, x, y, linearTicks(0, xHi, 6), linearTicks(0, yHi), { title: 'Triplet loss (training batches)', x: 'epoch', y: 'mean triplet loss' }) },
-    { id: 'loss', shapes: [line, ...bestMark(d, p, x)] },
-  ];
+/** The values' range widened to whole tick steps, so small changes fill the panel instead of a sliver of it. */
+export function valueRange(values: readonly number[], minSpan: number, max = Infinity): [number, number] {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return [0, 1];
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  const mid = (lo + hi) / 2;
+  const span = Math.max(hi - lo, minSpan) * 1.2;
+  const ticks = linearTicks(mid - span / 2, mid + span / 2);
+  const step = ticks.length > 1 ? ticks[1]!.value - ticks[0]!.value : span;
+  return [Math.max(0, Math.floor((mid - span / 2) / step) * step), Math.min(max, Math.ceil((mid + span / 2) / step) * step)];
 }
 
-function bestMark(d: LossCurveData, p: Panel, x: Axis): Shape[] {
-  if (d.bestEpoch <= 0) return [];
-  const px = toPx(x, d.bestEpoch);
-  return [{ kind: 'line', from: [px, p.top], to: [px, p.bottom], colour: INK, width: 1.5, dash: [6, 4] }];
+interface Series {
+  points: Pt[];
+  colour: readonly [number, number, number];
+  label: string;
 }
 
-function epochGroup(d: LossCurveData, p: Panel): Scene['groups'] {
-  const xHi = Math.max(1, d.epochs.length);
-  const x: Axis = { lo: 0, hi: xHi, log: false, px0: p.left, px1: p.right };
-  const eers = d.epochs.flatMap((e) => (e.validation ? [e.validation.eer] : []));
-  const yHi = Math.min(1, Math.max(0.05, ...d.epochs.map((e) => e.active), ...eers, d.baselineEer ?? 0) * 1.15);
-  const y: Axis = { lo: 0, hi: yHi, log: false, px0: p.bottom, px1: p.top };
-  const pt = (e: number, v: number): Pt => [toPx(x, e), toPx(y, v)];
-  const shapes: Shape[] = [{ kind: 'polyline', points: d.epochs.map((e) => pt(e.epoch, e.active)), colour: ROC_COLOURS[1]!, width: 2, title: 'active triplets' }];
-  const entries: LegendEntry[] = [{ label: 'active triplets', colour: ROC_COLOURS[1]!, swatch: 'line' }];
-  if (eers.length > 0) {
-    const start = d.baselineEer !== undefined ? [pt(0, d.baselineEer)] : [];
-    shapes.push({ kind: 'polyline', points: [...start, ...d.epochs.flatMap((e) => (e.validation ? [pt(e.epoch, e.validation.eer)] : []))], colour: ROC_COLOURS[0]!, width: 2, title: 'validation EER' });
-    entries.push({ label: 'validation EER', colour: ROC_COLOURS[0]!, swatch: 'line' });
+function linePanel(id: string, p: Panel, title: string, yLabel: string, series: Series, epochs: number, bestEpoch: number, range: [minSpan: number, max?: number]): Scene['groups'] {
+  const x: Axis = { lo: 0, hi: Math.max(1, epochs), log: false, px0: p.left, px1: p.right };
+  const [lo, hi] = valueRange(series.points.map(([, v]) => v), ...range);
+  const y: Axis = { lo, hi, log: false, px0: p.bottom, px1: p.top };
+  const shapes: Shape[] = [{ kind: 'polyline', points: series.points.map(([e, v]) => [toPx(x, e), toPx(y, v)]), colour: series.colour, width: 2, title: series.label }];
+  if (bestEpoch > 0) {
+    const px = toPx(x, bestEpoch);
+    shapes.push({ kind: 'line', from: [px, p.top], to: [px, p.bottom], colour: INK, width: 1.5, dash: KEPT_DASH });
   }
-  if (d.bestEpoch > 0) entries.push({ label: `kept: epoch ${d.bestEpoch}`, colour: INK, swatch: 'line', dash: [6, 4] });
-  else if (eers.length > 0) entries.push({ label: 'kept: pretrained (epoch 0)', colour: INK, swatch: 'line', dash: [6, 4] });
-  const size = legendSize(entries);
   return [
-    { id: 'epoch-axes', shapes: axesShapes(p, x, y, linearTicks(0, xHi, 6), linearTicks(0, yHi), { title: 'Per epoch', x: 'epoch', y: 'share' }) },
-    { id: 'epoch-lines', shapes: [...shapes, ...bestMark(d, p, x)] },
-    { id: 'epoch-legend', shapes: legendShapes(entries, p.right - 10 - size.w, p.top + 10) },
+    { id: `${id}-axes`, shapes: axesShapes(p, x, y, linearTicks(0, x.hi, 5), linearTicks(lo, hi), { title, x: 'epoch', y: yLabel }) },
+    { id, shapes },
   ];
 }
 
 export function lossCurveScene(d: LossCurveData): Scene {
-  const title: Shape = { kind: 'text', at: [WIDTH / 2, 34], text: d.title, size: Math.min(20, (WIDTH - 40) / (0.56 * d.title.length)), colour: INK, anchor: 'middle', bold: true };
-  return { width: WIDTH, height: HEIGHT, background: [255, 255, 255], groups: [{ id: 'title', shapes: [title] }, ...lossGroup(d, panel(0)), ...epochGroup(d, panel(1))] };
+  const epochSize = Math.max(1, ...d.batches.map((b) => b.batch));
+  const n = d.epochs.length;
+  const eer = [...(d.baselineEer !== undefined ? [[0, d.baselineEer * 100] as Pt] : []), ...d.epochs.flatMap((e): Pt[] => (e.validation ? [[e.epoch, e.validation.eer * 100]] : []))];
+  const kept = d.bestEpoch > 0 ? `; dashed: epoch ${d.bestEpoch}, kept` : eer.length > 0 ? '; no epoch beat the pretrained weights' : '';
+  const title = `${d.title}${kept}`;
+  const titleShape: Shape = { kind: 'text', at: [WIDTH / 2, 34], text: title, size: Math.min(20, (WIDTH - 40) / (0.56 * title.length)), colour: INK, anchor: 'middle', bold: true };
+  return {
+    width: WIDTH,
+    height: HEIGHT,
+    background: [255, 255, 255],
+    groups: [
+      { id: 'title', shapes: [titleShape] },
+      ...linePanel('loss', panel(0), 'Triplet loss (training batches)', 'mean triplet loss', { points: smoothedLoss(d.batches, epochSize), colour: ROC_COLOURS[0]!, label: 'triplet loss' }, n, d.bestEpoch, [0.01]),
+      ...linePanel('active', panel(1), 'Active triplets', '% of triplets with loss > 0', { points: d.epochs.map((e) => [e.epoch, e.active * 100]), colour: ROC_COLOURS[1]!, label: 'active triplets' }, n, d.bestEpoch, [5, 100]),
+      ...linePanel('validation', panel(2), 'Validation EER', 'EER % (validation people)', { points: eer, colour: ROC_COLOURS[2]!, label: 'validation EER' }, n, d.bestEpoch, [1, 100]),
+    ],
+  };
 }
 
 export function writeLossCurve(path: string, d: LossCurveData): void {

@@ -6,20 +6,20 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { scanFaceDataSet } from '../gallery/enrollment.js';
 import { verificationMetrics, type VerificationMetrics } from '../eval/verification.js';
-import { ModelEntrySchema, findModel, mtcnnIds, readManifest, verifiedModelPath, writeManifest, type HeldOutResult, type ModelEntry, type TuningRecord } from '../models/manifest.js';
+import { ModelEntrySchema, findModel, mtcnnIds, readManifest, verifiedModelPath, writeManifest, type HeldOutResult, type ModelEntry } from '../models/manifest.js';
 import { createSession } from '../runtime/onnx-session.js';
 import { Embedder } from '../vision/embedder.js';
 import { defaultEmbedderId, toPrecision, type PipelineOptions } from '../vision/face-pipeline.js';
 import { loadAnalyzer } from '../vision/load-analyzer.js';
 import { DEFAULT_ANALYZER_OPTIONS, type FaceAnalyzer } from '../vision/face-analyzer.js';
 import { DEFAULT_MTCNN_OPTIONS } from '../vision/mtcnn/options.js';
-import { cv, type Mat } from '../vision/opencv.js';
+import type { Mat } from '../vision/opencv.js';
 import { degradeFor, degradePreset, imageKey, type DegradePreset } from './degrade.js';
-import { FeatureExtractor, alignPhotos, cachedFeatures, sha256Hex, type AlignedPhoto } from './features.js';
+import { FeatureExtractor, alignPhotos, cachedFeatures, isUsable, sha256Hex, type UsablePhoto } from './features.js';
 import { writeLossCurve } from './loss-curve.js';
 import { compareHeldOut, type DeploymentCheck } from './policy.js';
 import { createRng, seedFrom } from './rng.js';
-import { allPairScores, trainProjection, validationScore, type EpochStats, type TrainSettings } from './train.js';
+import { allPairScores, trainProjection, validationScore, type EpochStats, type TrainResult, type TrainSettings } from './train.js';
 import { createProjection, embed, type Projection } from './triplet.js';
 import { tunedModelBytes } from './write-model.js';
 
@@ -76,7 +76,7 @@ export interface TuneReport {
 
 interface Photo {
   person: number;
-  aligned: AlignedPhoto & { crop: Mat };
+  aligned: UsablePhoto;
 }
 
 export class TuneInputError extends Error {
@@ -125,7 +125,7 @@ export interface TuningData {
   /** Photo indices of each named person, in the order given. */
   photosOf(names: readonly string[]): number[][];
   /** The crop the embedder sees for a photo's variant: mirrored for odd variants, then degraded. */
-  variantCrop(photo: AlignedPhoto & { crop: Mat }, variant: number): Mat;
+  variantCrop(photo: UsablePhoto, variant: number): Mat;
 }
 
 export type PrepareOptions = Pick<TuneOptions, 'dataDir' | 'pipeline' | 'degrade' | 'seed' | 'heldOut' | 'validation' | 'augment' | 'cacheDir' | 'progress' | 'log'>;
@@ -155,7 +155,7 @@ export async function prepareTuning(o: PrepareOptions): Promise<TuningData> {
   for (const a of aligned) if (a.error) skipped.push({ source: a.file, reason: a.error });
 
   const usablePeople = scan.people
-    .map((p) => ({ name: p.name, photos: p.files.map((f) => byFile.get(f)!).filter((a): a is AlignedPhoto & { crop: Mat } => a.crop !== undefined) }))
+    .map((p) => ({ name: p.name, photos: p.files.map((f) => byFile.get(f)!).filter(isUsable) }))
     .filter((p) => {
       if (p.photos.length >= 2) return true;
       skipped.push({ source: join(o.dataDir, p.name), reason: `${p.photos.length} usable photo${p.photos.length === 1 ? '' : 's'}; a person needs 2 or more to form positive pairs` });
@@ -177,7 +177,7 @@ export async function prepareTuning(o: PrepareOptions): Promise<TuningData> {
   const variants = preset ? o.augment : Math.min(o.augment, 2);
   const items = photos.flatMap((_, i) => Array.from({ length: variants }, (_, v) => ({ photo: i, variant: v })));
   const featureKey = sha256Hex(JSON.stringify({ v: 1, parent: parent.sha256, layer: layer.node, alignKey, degrade: preset ?? null, seed: o.seed, variants, photos: photos.map((p) => [imageKey(p.aligned.file), p.aligned.sha256]) }));
-  const variantCrop = (photo: AlignedPhoto & { crop: Mat }, variant: number): Mat => {
+  const variantCrop = (photo: UsablePhoto, variant: number): Mat => {
     const crop = variant % 2 === 1 ? photo.crop.flip(1) : photo.crop;
     return preset ? degradeFor(preset, o.seed, photo.file, variant)(crop) : crop;
   };
@@ -213,21 +213,59 @@ export async function prepareTuning(o: PrepareOptions): Promise<TuningData> {
 }
 
 export async function tune(o: TuneOptions): Promise<TuneReport> {
-  const modelsDir = o.pipeline.modelsDir;
   const idCheck = ModelEntrySchema.shape.id.safeParse(o.outName);
   if (!idCheck.success) throw new TuneInputError(`--out ${o.outName}: model names use ${idCheck.error.issues[0]!.message}`);
-  const existing = readManifest(modelsDir).models.find((m) => m.id === o.outName);
+  const existing = readManifest(o.pipeline.modelsDir).models.find((m) => m.id === o.outName);
   if (existing && !existing.tuning) throw new TuneInputError(`--out ${o.outName}: the manifest already has a model of that name that tune did not make; choose another name`);
   const d = await prepareTuning(o);
-  const { parent, parentBytes, split, photos, features, featureIds, preset, dataFingerprint, variants } = d;
   const layer = d.extractor.projection;
-
-  // Training.
   const base = createProjection(layer.inDim, layer.outDim, [...layer.w, ...layer.b]);
-  const settings: TrainSettings = { ...o.train, seed: seedFrom('train', o.seed) };
-  const valPhotos = d.photosOf(split.validation).flat();
-  const validate = split.validation.length > 0 ? (p: Projection) => validationScore(p, valPhotos.map((i) => features[featureIds[i]![0]!]!), valPhotos.map((i) => photos[i]!.person)) : undefined;
-  o.log(`tune: training on ${split.train.length} people, picking the epoch on ${split.validation.length} validation people, evaluating on ${split.heldOut.length} held-out people`);
+  const result = trainWithProgress(o, d, base);
+  const heldOut = compareOnHeldOut(d, base, result.projection);
+  const deployment = compareHeldOut(heldOutResult(heldOut.base), heldOutResult(heldOut.tuned));
+  const hyperParameters = hyperParametersOf(o, d.variants);
+  const written = await writeTunedModel(o, d, result, heldOut, hyperParameters, deployment);
+
+  const dir = join(o.pipeline.modelsDir, TUNED_SUBDIR);
+  const lossCurve = join(dir, `${o.outName}.loss.png`);
+  writeLossCurve(lossCurve, {
+    title: `${o.outName}: triplet tuning of ${d.parent.id}${d.preset ? ` on ${d.preset.name} photos` : ''}, seed ${o.seed}`,
+    batches: result.batches,
+    epochs: result.epochs,
+    bestEpoch: result.bestEpoch,
+    ...(result.baseline ? { baselineEer: result.baseline.eer } : {}),
+  });
+  const matrix = o.matrix.length > 0 ? await distanceMatrices(o, d, base, result.projection) : undefined;
+  const reportFile = join(dir, `${o.outName}.report.json`);
+  const report: TuneReport = {
+    model: { id: o.outName, file: written.file, sha256: written.sha256, parent: d.parent.id, parentSha256: d.parent.sha256 },
+    data: { dir: o.dataDir, fingerprint: d.dataFingerprint, photos: d.files, usablePhotos: d.photos.length, skipped: d.skipped },
+    split: d.split,
+    degrade: d.preset?.name ?? null,
+    seed: o.seed,
+    hyperParameters,
+    features: { dim: layer.inDim, items: d.features.length, cached: d.featuresCached, layer: layer.node },
+    training: { epochs: result.epochs, bestEpoch: result.bestEpoch, ...(result.baseline ? { baseline: result.baseline } : {}), stoppedEarly: result.stoppedEarly, batches: result.batches.length },
+    heldOut,
+    deployment,
+    lossCurve,
+    reportFile,
+    ...(matrix ? { matrix } : {}),
+  };
+  writeFileSync(reportFile, `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}
+
+/** Features of the photos a model is judged on: variant 0, the photo as `eval --degrade` sees it. */
+function evaluationSet(d: TuningData, names: readonly string[]): { features: Float32Array[]; labels: number[] } {
+  const ids = d.photosOf(names).flat();
+  return { features: ids.map((i) => d.features[d.featureIds[i]![0]!]!), labels: ids.map((i) => d.photos[i]!.person) };
+}
+
+function trainWithProgress(o: TuneOptions, d: TuningData, base: Projection): TrainResult {
+  const val = evaluationSet(d, d.split.validation);
+  const validate = val.features.length > 0 ? (p: Projection) => validationScore(p, val.features, val.labels) : undefined;
+  o.log(`tune: training on ${d.split.train.length} people, picking the epoch on ${d.split.validation.length} validation people, evaluating on ${d.split.heldOut.length} held-out people`);
   const bar = o.progress
     ? new cliProgress.SingleBar({ format: 'tuning |{bar}| epoch {epoch}/{epochs} | loss {loss} | active {active} | val EER {val}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic)
     : undefined;
@@ -235,33 +273,34 @@ export async function tune(o: TuneOptions): Promise<TuneReport> {
   let batchesDone = 0;
   const result = trainProjection(
     base,
-    { features: (id) => features[id]!, people: d.photosOf(split.train).map((ps) => ps.map((i) => featureIds[i]!)) },
-    settings,
+    { features: (id) => d.features[id]!, people: d.photosOf(d.split.train).map((ps) => ps.map((i) => d.featureIds[i]!)) },
+    { ...o.train, seed: seedFrom('train', o.seed) },
     {
-      validate,
+      ...(validate ? { validate } : {}),
       onBatch: (b) => bar?.update(++batchesDone, { epoch: b.epoch, loss: b.loss.toFixed(4), active: `${(b.active * 100).toFixed(0)}%` }),
       onEpoch: (e, best) => {
-        const val = e.validation ? `${(e.validation.eer * 100).toFixed(2)}%${best ? ' (best)' : ''}` : '-';
+        const val = e.validation ? `${pctText(e.validation.eer)}${best ? ' (best)' : ''}` : '-';
         bar?.update({ val });
         if (!bar) o.log(`tune: epoch ${e.epoch}: loss ${e.loss.toFixed(4)}, active triplets ${(e.active * 100).toFixed(1)}%, validation EER ${val}`);
       },
     },
   );
   bar?.stop();
+  return result;
+}
 
-  // Base vs tuned on the held-out people: every pair of their photos, as evaluated (variant 0).
-  const heldPhotos = d.photosOf(split.heldOut).flat();
-  const heldFeatures = heldPhotos.map((i) => features[featureIds[i]![0]!]!);
-  const heldLabels = heldPhotos.map((i) => photos[i]!.person);
+/** Base vs tuned on every pair of the held-out people's photos. */
+function compareOnHeldOut(d: TuningData, base: Projection, tuned: Projection): HeldOutReport {
+  const held = evaluationSet(d, d.split.heldOut);
   const measure = (p: Projection) => {
-    const { genuine, impostor } = allPairScores(heldFeatures.map((f) => embed(p, f).e), heldLabels);
+    const { genuine, impostor } = allPairScores(held.features.map((f) => embed(p, f).e), held.labels);
     return verificationMetrics(genuine, impostor, [1e-2, 1e-3]);
   };
-  const heldOut: HeldOutReport = { people: split.heldOut.length, photos: heldPhotos.length, base: measure(base), tuned: measure(result.projection) };
-  const deployment = compareHeldOut(heldOutResult(heldOut.base), heldOutResult(heldOut.tuned));
+  return { people: d.split.heldOut.length, photos: held.features.length, base: measure(base), tuned: measure(tuned) };
+}
 
-  // The model, its manifest entry, the loss curve and the report.
-  const hyperParameters: Record<string, number | string | boolean> = {
+function hyperParametersOf(o: TuneOptions, variants: number): Record<string, number | string | boolean> {
+  return {
     heldOut: o.heldOut,
     validation: o.validation,
     augment: variants,
@@ -277,35 +316,34 @@ export async function tune(o: TuneOptions): Promise<TuneReport> {
     mining: o.train.fallback === 'skip' ? 'semi-hard' : 'semi-hard, else mildest hard',
     optimiser: 'adam',
   };
-  const w = Float32Array.from(result.projection.w);
-  const b = Float32Array.from(result.projection.b);
-  const bytes = tunedModelBytes(parentBytes, layer, w, b, {
+}
+
+/** models/tuned/NAME.onnx and its manifest entry with the tuning record. */
+async function writeTunedModel(
+  o: TuneOptions,
+  d: TuningData,
+  result: TrainResult,
+  heldOut: HeldOutReport,
+  hyperParameters: Record<string, number | string | boolean>,
+  deployment: DeploymentCheck,
+): Promise<{ file: string; sha256: string }> {
+  const { parent, preset, split } = d;
+  const layer = d.extractor.projection;
+  const bytes = tunedModelBytes(d.parentBytes, layer, Float32Array.from(result.projection.w), Float32Array.from(result.projection.b), {
     parentSha256: parent.sha256,
-    dataFingerprint,
+    dataFingerprint: d.dataFingerprint,
     extra: { tuning_method: `triplet loss on layer ${layer.node}`, degrade: preset?.name ?? 'none', seed: String(o.seed), hyper_parameters: JSON.stringify(hyperParameters) },
   });
-  const dir = join(modelsDir, TUNED_SUBDIR);
-  mkdirSync(dir, { recursive: true });
+  const modelsDir = o.pipeline.modelsDir;
+  mkdirSync(join(modelsDir, TUNED_SUBDIR), { recursive: true });
   const file = `${TUNED_SUBDIR}/${o.outName}.onnx`;
-  const modelPath = join(modelsDir, file);
-  const tmp = `${modelPath}.tmp-${process.pid}`;
+  const path = join(modelsDir, file);
+  const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, bytes);
-  renameSync(tmp, modelPath);
-  const sha256 = sha256Hex(bytes);
-  await checkWrittenModel(modelPath, parent, result.projection, photos.slice(0, 4).map((p) => d.variantCrop(p.aligned, 0)), d.extractor);
+  renameSync(tmp, path);
+  await checkWrittenModel(path, parent, result.projection, d.photos.slice(0, 4).map((p) => d.variantCrop(p.aligned, 0)), d.extractor);
 
-  const tuning: TuningRecord = {
-    method: 'triplet',
-    parent: parent.id,
-    parentSha256: parent.sha256,
-    dataFingerprint,
-    degrade: preset?.name ?? null,
-    seed: o.seed,
-    hyperParameters,
-    people: split,
-    bestEpoch: result.bestEpoch,
-    heldOut: { base: heldOutResult(heldOut.base), tuned: heldOutResult(heldOut.tuned) },
-  };
+  const sha256 = sha256Hex(bytes);
   const entry: ModelEntry = {
     id: o.outName,
     role: 'embedder',
@@ -320,39 +358,23 @@ export async function tune(o: TuneOptions): Promise<TuneReport> {
     outputs: parent.outputs,
     embeddingDim: parent.embeddingDim,
     notes: `held-out (${split.heldOut.length} people): EER ${pctText(heldOut.base.eer)} -> ${pctText(heldOut.tuned.eer)}, AUC ${heldOut.base.auc.toFixed(4)} -> ${heldOut.tuned.auc.toFixed(4)}${deployment.ok ? '' : `; not deployable: ${deployment.reasons.join('; ')}`}`,
-    tuning,
+    tuning: {
+      method: 'triplet',
+      parent: parent.id,
+      parentSha256: parent.sha256,
+      dataFingerprint: d.dataFingerprint,
+      degrade: preset?.name ?? null,
+      seed: o.seed,
+      hyperParameters,
+      people: split,
+      bestEpoch: result.bestEpoch,
+      heldOut: { base: heldOutResult(heldOut.base), tuned: heldOutResult(heldOut.tuned) },
+    },
   };
+  // Read again just before writing: the manifest may have changed during a long run.
   const latest = readManifest(modelsDir);
   writeManifest(modelsDir, { ...latest, models: [...latest.models.filter((m) => m.id !== o.outName), entry] });
-
-  const lossCurve = join(dir, `${o.outName}.loss.png`);
-  writeLossCurve(lossCurve, {
-    title: `${o.outName}: triplet tuning of ${parent.id}${preset ? ` on ${preset.name} photos` : ''}, seed ${o.seed}`,
-    batches: result.batches,
-    epochs: result.epochs,
-    bestEpoch: result.bestEpoch,
-    ...(result.baseline ? { baselineEer: result.baseline.eer } : {}),
-  });
-
-  const matrix = o.matrix.length > 0 ? await distanceMatrices(o, d, base, result.projection) : undefined;
-  const reportFile = join(dir, `${o.outName}.report.json`);
-  const report: TuneReport = {
-    model: { id: o.outName, file, sha256, parent: parent.id, parentSha256: parent.sha256 },
-    data: { dir: o.dataDir, fingerprint: dataFingerprint, photos: d.files, usablePhotos: photos.length, skipped: d.skipped },
-    split,
-    degrade: preset?.name ?? null,
-    seed: o.seed,
-    hyperParameters,
-    features: { dim: layer.inDim, items: features.length, cached: d.featuresCached, layer: layer.node },
-    training: { epochs: result.epochs, bestEpoch: result.bestEpoch, ...(result.baseline ? { baseline: result.baseline } : {}), stoppedEarly: result.stoppedEarly, batches: result.batches.length },
-    heldOut,
-    deployment,
-    lossCurve,
-    reportFile,
-    ...(matrix ? { matrix } : {}),
-  };
-  writeFileSync(reportFile, `${JSON.stringify(report, null, 2)}\n`);
-  return report;
+  return { file, sha256 };
 }
 
 function pctText(x: number): string {
@@ -387,7 +409,7 @@ async function checkWrittenModel(path: string, parent: ModelEntry, p: Projection
 
 async function distanceMatrices(o: TuneOptions, d: TuningData, base: Projection, tuned: Projection): Promise<NonNullable<TuneReport['matrix']>> {
   const aligned = await alignPhotos(d.analyzer, o.matrix, o.cacheDir, d.alignKey, false);
-  const usable = aligned.filter((a): a is AlignedPhoto & { crop: Mat } => a.crop !== undefined);
+  const usable = aligned.filter(isUsable);
   const feats = await d.extractor.features(usable.map((a) => d.variantCrop(a, 0)));
   const matrixFor = (p: Projection) => {
     const e = feats.map((f) => embed(p, f).e);

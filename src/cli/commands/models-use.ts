@@ -50,6 +50,8 @@ export interface UseModelResult {
   model: string;
   previous: string;
   configFile: string;
+  /** matching.threshold in the config: calibrated for one model's score distribution. */
+  threshold: number;
   check?: DeploymentCheck;
   forced: boolean;
   tuning?: ModelEntry['tuning'];
@@ -57,6 +59,7 @@ export interface UseModelResult {
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+const people = (n: number) => `${n} ${n === 1 ? 'person' : 'people'}`;
 
 /** Checks, switches `models.embedder` in the config, and reports the gallery's state under the new model. */
 export function useModel(o: UseModelOptions): UseModelResult {
@@ -90,7 +93,7 @@ export function useModel(o: UseModelOptions): UseModelResult {
       store.close();
     }
   }
-  return { model: entry.id, previous, configFile, ...(check ? { check } : {}), forced: !!(check && !check.ok), ...(entry.tuning ? { tuning: entry.tuning } : {}), ...(gallery ? { gallery } : {}) };
+  return { model: entry.id, previous, configFile, threshold: c.matching.threshold, ...(check ? { check } : {}), forced: !!(check && !check.ok), ...(entry.tuning ? { tuning: entry.tuning } : {}), ...(gallery ? { gallery } : {}) };
 }
 
 /** Runs `facegate gallery reembed` for this config: the same code path as typing it. */
@@ -100,20 +103,22 @@ function reembed(configFile: string): void {
 }
 
 function printResult(r: UseModelResult): void {
-  console.log(r.model === r.previous ? `${r.model} is already the configured embedder (${r.configFile})` : `models.embedder: ${r.previous} -> ${r.model} in ${r.configFile}`);
+  const changed = r.model !== r.previous;
+  console.log(changed ? `models.embedder: ${r.previous} -> ${r.model} in ${r.configFile}` : `${r.model} is already the configured embedder (${r.configFile})`);
   if (r.tuning) {
     const { base, tuned } = r.tuning.heldOut;
     console.log(`${r.model} was tuned from ${r.tuning.parent} (${r.tuning.degrade ?? 'clean photos'}); on ${r.tuning.people.heldOut.length} held-out people: EER ${pct(base.eer)} -> ${pct(tuned.eer)}, TAR at FAR 1e-3 ${pct(base.tarAtFar1e3)} -> ${pct(tuned.tarAtFar1e3)}`);
   }
   if (r.forced) console.log(`WARNING: used with --force although ${r.check!.reasons.join('; ')}`);
-  console.log('matching.threshold was calibrated for one model: check it for this one (facegate calibrate --pairs FILE --far 1e-3 --people N --config ...)');
-  if (!r.gallery) return;
+  if (changed) console.log(`matching.threshold ${r.threshold} was calibrated on another model's scores: re-check it for ${r.model} (facegate calibrate --pairs FILE --far 1e-3 --people N --config ${r.configFile})`);
   const g = r.gallery;
-  if (g.ready.length + g.reembed.length + g.reenroll.length === 0) return console.log(`gallery ${g.file}: empty`);
-  if (g.ready.length) console.log(`gallery: ${g.ready.length} people already have ${r.model} templates`);
-  if (g.reembed.length) console.log(`gallery: ${g.reembed.length} people can be re-embedded from stored crops: facegate gallery reembed --config ${r.configFile} (or models use --reembed): ${g.reembed.join(', ')}`);
-  if (g.reenroll.length) console.log(`gallery: ${g.reenroll.length} people have no stored crops and must be enrolled again from photos before ${r.model} recognises them: ${g.reenroll.join(', ')}`);
-  console.log('restart a running facegate service to load the new model');
+  if (g) {
+    if (g.ready.length + g.reembed.length + g.reenroll.length === 0) console.log(`gallery ${g.file}: empty`);
+    if (g.ready.length) console.log(`gallery: ${people(g.ready.length)} already ${g.ready.length === 1 ? 'has' : 'have'} ${r.model} templates`);
+    if (g.reembed.length) console.log(`gallery: ${people(g.reembed.length)} can be re-embedded from stored crops: facegate gallery reembed --config ${r.configFile} (or models use --reembed): ${g.reembed.join(', ')}`);
+    if (g.reenroll.length) console.log(`gallery: ${people(g.reenroll.length)} ${g.reenroll.length === 1 ? 'has' : 'have'} no stored crops and must be enrolled again from photos before ${r.model} recognises them: ${g.reenroll.join(', ')}`);
+  }
+  if (changed) console.log('restart a running facegate service to load the new model');
 }
 
 export function registerModelsUseCommand(program: Command): void {
@@ -131,7 +136,7 @@ export function registerModelsUseCommand(program: Command): void {
       if (o.json) printJson(r);
       else printResult(r);
       if (o.reembed && r.gallery && r.gallery.reembed.length > 0) {
-        info(`re-embedding ${r.gallery.reembed.length} people's templates with ${r.model}`);
+        info(`re-embedding the stored crops of ${people(r.gallery.reembed.length)} with ${r.model}`);
         reembed(r.configFile);
       }
     });

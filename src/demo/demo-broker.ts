@@ -1,0 +1,35 @@
+// The demo's MQTT broker: aedes in-process on a free loopback port, so `facegate demo` shows the
+// daemon's MQTT traffic without a broker installed. Only the demo uses it; tests use mosquitto.
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { Aedes } from 'aedes';
+
+export interface DemoBroker {
+  url: string;
+  /** Every message a client published, in arrival order. */
+  messages: { topic: string; payload: string }[];
+  close(): Promise<void>;
+}
+
+export async function startDemoBroker(onMessage: (topic: string, payload: string) => void): Promise<DemoBroker> {
+  const broker = await Aedes.createBroker();
+  const server = createServer(broker.handle);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const messages: DemoBroker['messages'] = [];
+  broker.on('publish', (packet, client) => {
+    // client is null for the broker's own $SYS messages.
+    if (!client) return;
+    const m = { topic: packet.topic, payload: packet.payload.toString() };
+    messages.push(m);
+    onMessage(m.topic, m.payload);
+  });
+  return {
+    url: `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`,
+    messages,
+    close: async () => {
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      server.close();
+    },
+  };
+}

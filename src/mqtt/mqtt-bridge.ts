@@ -1,0 +1,271 @@
+// The daemon's MQTT side: one mqtt.js client with a retained `offline` Last Will; on every
+// (re)connect it announces `online`, the retained state, door states and Home Assistant discovery,
+// subscribes to requests, and resumes draining the event outbox. Clean sessions: the outbox, not
+// the broker, is what remembers undelivered events.
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Counter, Gauge } from 'prom-client';
+import type { Logger } from '../daemon/logger.js';
+import type { ModelTag } from '../gallery/gallery-store.js';
+import type { RecognitionEvent } from '../recognition/events.js';
+import type { EnrollmentOutcome } from '../recognition/button-enrollment.js';
+import { COMMANDS, EVENT_TOPICS, topicsFor, type LastPersonMessage, type ResponseMessage, type Topics } from './contract.js';
+import { errorResponse, executeRequest, okResponse, parseRequest, responseName, type CommandTarget } from './commands.js';
+import type { EventOutbox, NewEvent } from './event-outbox.js';
+import { OutboxPublisher } from './outbox-publisher.js';
+import { discoveryFilter, discoveryMessages, nodeId } from './home-assistant.js';
+import { enrollmentMessage, lastPersonMessage, recognitionMessage, stateMessage, unlockMessage, type DeviceStatus, type RemoteUnlock } from './messages.js';
+import { SOFTWARE_VERSION, type MqttSettings } from './settings.js';
+
+export interface BridgeMetrics {
+  connected: Gauge;
+  outboxPending: Gauge;
+  outboxDropped: Counter;
+  requests: Counter<'command' | 'status'>;
+}
+
+export interface MqttBridgeOptions {
+  settings: MqttSettings;
+  outbox: EventOutbox;
+  doors: string[];
+  target: CommandTarget;
+  log: Logger;
+  metrics?: BridgeMetrics;
+}
+
+/** Messages in flight at once: enough to drain a backlog quickly, few enough to resend cheaply. */
+const PUBLISH_WINDOW = 16;
+/** The retained state goes out on any change, and at least this often for the frame rate. */
+const STATE_REFRESH_MS = 60_000;
+const STOP_TIMEOUT_MS = 2000;
+
+export class MqttBridge {
+  private client: MqttClient | undefined;
+  private publisher: OutboxPublisher | undefined;
+  private topics: Topics | undefined;
+  private status: DeviceStatus | undefined;
+  private stateSentKey = '';
+  private stateSentAtMs = 0;
+  private lastPerson: LastPersonMessage | undefined;
+  private readonly doorStates = new Map<string, 'locked' | 'unlocked'>();
+  private discoveryTopics = new Set<string>();
+  private requests: Promise<void> = Promise.resolve();
+  private reconnectMs = 0;
+  private everConnected = false;
+
+  constructor(private readonly opts: MqttBridgeOptions) {}
+
+  get device(): string {
+    return this.opts.settings.device;
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  /** Starts connecting and returns: the daemon runs (and queues events) while the broker is away. */
+  start(): void {
+    const s = this.opts.settings;
+    const topics = topicsFor(s.base, s.device);
+    this.topics = topics;
+    for (const door of this.opts.doors) this.doorStates.set(door, 'locked');
+    this.discoveryTopics = new Set(s.homeAssistant.enabled ? this.discovery().map((m) => m.topic) : []);
+    this.opts.metrics?.outboxPending.set(this.opts.outbox.pending);
+    this.reconnectMs = s.reconnect.initialMs;
+    const options: IClientOptions = {
+      clientId: s.clientId,
+      clean: true,
+      protocolVersion: 4,
+      keepalive: 30,
+      connectTimeout: 10_000,
+      reconnectPeriod: this.reconnectMs,
+      resubscribe: false,
+      queueQoSZero: false,
+      will: { topic: topics.status, payload: Buffer.from('offline'), qos: 1, retain: true },
+      ...(s.username !== undefined ? { username: s.username } : {}),
+      ...(s.password !== undefined ? { password: s.password } : {}),
+      ...(s.tls ? { ...s.tls } : {}),
+    };
+    const client = mqtt.connect(s.url, options);
+    this.client = client;
+    this.publisher = new OutboxPublisher(
+      this.opts.outbox,
+      { publishQos1: async (topic, payload) => void (await client.publishAsync(topic, payload, { qos: 1 })) },
+      {
+        window: PUBLISH_WINDOW,
+        topic: (relative) => topics.prefix + relative,
+        onAcked: () => this.opts.metrics?.outboxPending.set(this.opts.outbox.pending),
+        onError: (err) => this.opts.log.warn(`mqtt: publishing an event failed (${err.message}); it stays in the outbox`),
+      },
+    );
+    // Before mqtt.js's own close handler schedules the next attempt, so the doubled wait applies to it.
+    client.prependListener('close', () => {
+      this.publisher?.disconnected();
+      this.opts.metrics?.connected.set(0);
+      client.options.reconnectPeriod = this.reconnectMs;
+      this.reconnectMs = Math.min(this.reconnectMs * 2, s.reconnect.maxMs);
+    });
+    client.on('offline', () => this.opts.log.warn(`mqtt: ${this.everConnected ? 'lost the broker' : 'cannot reach the broker'} at ${s.url}; retrying with backoff up to ${s.reconnect.maxMs} ms, events wait in the outbox (${this.opts.outbox.pending} queued)`));
+    client.on('error', (err: Error & { code?: string | number }) => {
+      const hint = err.code === 5 || err.code === 4 || err.code === 135 || err.code === 134 ? ': check mqtt.username and the password' : '';
+      this.opts.log.debug(`mqtt: ${err.message}${hint}`);
+      if (hint) this.opts.log.error(`mqtt: the broker refused the login${hint}`);
+    });
+    client.on('connect', () => this.onConnect());
+    client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet.retain));
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.publisher?.stop();
+    await this.requests;
+    if (client.connected) {
+      // The broker sends the Last Will only for a lost connection: say goodbye ourselves.
+      await withTimeout(client.publishAsync(this.topics!.status, 'offline', { qos: 1, retain: true }), STOP_TIMEOUT_MS).catch(() => undefined);
+    }
+    await withTimeout(client.endAsync(!client.connected), STOP_TIMEOUT_MS).catch(() => client.end(true));
+  }
+
+  recordRecognition(e: RecognitionEvent, model: ModelTag): void {
+    this.record({
+      id: e.eventId,
+      topic: EVENT_TOPICS.recognition,
+      payload: recognitionMessage(e, this.device),
+      ...(e.person && e.embedding ? { decidedOn: { personId: e.person.id, personName: e.person.name, model, embedding: e.embedding } } : {}),
+    });
+    if (e.person) {
+      this.lastPerson = lastPersonMessage({ ...e, person: e.person });
+      if (this.connected) this.publishRetained(this.topics!.lastPerson, JSON.stringify(this.lastPerson));
+    }
+  }
+
+  recordUnlock(u: RemoteUnlock): void {
+    this.record({ id: u.eventId, topic: EVENT_TOPICS.unlock, payload: unlockMessage(u, this.device) });
+  }
+
+  recordEnrollment(o: EnrollmentOutcome, eventId: string, time: string): void {
+    this.record({ id: eventId, topic: EVENT_TOPICS.enrollment, payload: enrollmentMessage(o, eventId, time, this.device) });
+  }
+
+  setDoorState(door: string, state: 'locked' | 'unlocked'): void {
+    this.doorStates.set(door, state);
+    if (this.connected) this.publishRetained(this.topics!.door(door), state);
+  }
+
+  /** Called on every status tick and on changes; sent when something other than counters changed, or once a minute. */
+  setStatus(status: DeviceStatus): void {
+    this.status = status;
+    if (this.connected && (stateKey(status) !== this.stateSentKey || Date.now() - this.stateSentAtMs >= STATE_REFRESH_MS)) this.publishState(status);
+  }
+
+  private record(event: NewEvent): void {
+    let dropped: number;
+    try {
+      dropped = this.opts.outbox.record(event);
+    } catch (err) {
+      // A broken event log (disk full, I/O error) must not keep the door from working: the loss
+      // is logged and counted, and the decision goes ahead.
+      this.opts.metrics?.outboxDropped.inc();
+      this.opts.log.error(`mqtt: could not record event ${event.id} in ${this.opts.settings.outbox.path}: ${(err as Error).message}; it will not be published`);
+      return;
+    }
+    if (dropped > 0) {
+      this.opts.metrics?.outboxDropped.inc(dropped);
+      this.opts.log.warn(`mqtt: the event outbox is full (${this.opts.settings.outbox.maxEvents} events unsent): ${this.opts.settings.outbox.whenFull === 'drop-oldest' ? 'dropped the oldest unsent event' : 'this event is not queued'} (mqtt.outbox.whenFull; the event log keeps it)`);
+    }
+    this.opts.metrics?.outboxPending.set(this.opts.outbox.pending);
+    this.publisher!.kick();
+  }
+
+  private onConnect(): void {
+    const s = this.opts.settings;
+    const client = this.client!;
+    const topics = this.topics!;
+    this.reconnectMs = s.reconnect.initialMs;
+    client.options.reconnectPeriod = this.reconnectMs;
+    this.opts.metrics?.connected.set(1);
+    this.opts.log.info(`mqtt: connected to ${s.url} as ${s.clientId}; topics under ${topics.prefix}${this.opts.outbox.pending ? `, sending ${this.opts.outbox.pending} queued events` : ''}`);
+    this.everConnected = true;
+    // Everything below is queued by mqtt.js in this order on this connection; events come last.
+    this.publishRetained(topics.status, 'online');
+    if (s.commands.enabled) this.subscribe(topics.requests);
+    // Also when discovery is off: the retained configs this device left behind arrive and are removed.
+    this.subscribe(discoveryFilter(s.homeAssistant.prefix, s.device));
+    if (s.homeAssistant.enabled) for (const m of this.discovery()) this.publishRetained(m.topic, JSON.stringify(m.config));
+    for (const [door, state] of this.doorStates) this.publishRetained(topics.door(door), state);
+    if (this.lastPerson) this.publishRetained(topics.lastPerson, JSON.stringify(this.lastPerson));
+    if (this.status) this.publishState(this.status);
+    this.publisher!.connected();
+  }
+
+  private onMessage(topic: string, payload: Buffer, retained: boolean): void {
+    const topics = this.topics!;
+    const requestPrefix = `${topics.prefix}request/`;
+    if (topic.startsWith(requestPrefix)) {
+      const command = topic.slice(requestPrefix.length);
+      // One at a time, in arrival order: commands change the gallery and the relays.
+      this.requests = this.requests.then(() => this.handleRequest(command, payload, retained));
+      return;
+    }
+    const parts = topic.split('/');
+    if (parts.length === 5 && parts[0] === this.opts.settings.homeAssistant.prefix && parts[2] === nodeId(this.device) && parts[4] === 'config' && payload.length > 0 && !this.discoveryTopics.has(topic)) {
+      this.opts.log.info(`mqtt: removing Home Assistant entity ${parts[1]}/${parts[3]} (no longer announced)`);
+      this.publishRetained(topic, '');
+    }
+  }
+
+  private async handleRequest(command: string, payload: Buffer, retained: boolean): Promise<void> {
+    const s = this.opts.settings;
+    let response: ResponseMessage;
+    if (retained) {
+      // A retained request would run again on every reconnect.
+      response = errorResponse(undefined, 'retained', 'retained requests are refused: publish requests without the retain flag');
+    } else {
+      const parsed = parseRequest(command, payload, { device: s.device, key: s.commands.key, allowUnsigned: s.commands.allowUnsigned, maxSkewMs: s.commands.maxSkewMs }, { claim: (nonce, expiresAtMs) => this.opts.outbox.claimNonce(nonce, expiresAtMs) }, Date.now());
+      if (!parsed.ok) response = errorResponse(parsed.transaction, parsed.code, parsed.message);
+      else {
+        try {
+          response = okResponse(parsed.transaction, await executeRequest(this.opts.target, parsed.request, parsed.transaction));
+        } catch (err) {
+          response = errorResponse(parsed.transaction, 'failed', (err as Error).message);
+        }
+      }
+    }
+    const name = responseName(command);
+    const label = Object.hasOwn(COMMANDS, command) ? command : 'other';
+    this.opts.metrics?.requests.inc({ command: label, status: response.status });
+    if (response.status === 'ok') this.opts.log.info(`mqtt: request ${name} done${response.transaction !== undefined ? ` (transaction ${response.transaction})` : ''}`);
+    else this.opts.log.warn(`mqtt: request ${name} refused: ${response.code}: ${response.error}`);
+    this.client!.publishAsync(this.topics!.response(name), JSON.stringify(response), { qos: 1 }).catch((err: Error) => this.opts.log.warn(`mqtt: could not send the ${name} response: ${err.message}`));
+  }
+
+  private publishState(status: DeviceStatus): void {
+    this.stateSentKey = stateKey(status);
+    this.stateSentAtMs = Date.now();
+    const msg = stateMessage(status, { pending: this.opts.outbox.pending, dropped: this.opts.outbox.droppedTotal }, this.device, SOFTWARE_VERSION, new Date().toISOString());
+    this.publishRetained(this.topics!.state, JSON.stringify(msg));
+  }
+
+  private discovery() {
+    const s = this.opts.settings;
+    return discoveryMessages({ prefix: s.homeAssistant.prefix, device: s.device, doors: this.opts.doors, software: SOFTWARE_VERSION, topics: this.topics! });
+  }
+
+  private publishRetained(topic: string, payload: string): void {
+    this.client!.publishAsync(topic, payload, { qos: 1, retain: true }).catch((err: Error) => this.opts.log.debug(`mqtt: ${topic} not sent: ${err.message}`));
+  }
+
+  private subscribe(filter: string): void {
+    this.client!.subscribeAsync(filter, { qos: 1 }).catch((err: Error) => this.opts.log.warn(`mqtt: could not subscribe to ${filter}: ${err.message}`));
+  }
+}
+
+/** The state without its counters: a change here is worth a message at once. */
+function stateKey(s: DeviceStatus): string {
+  return JSON.stringify({ ...s, camera: { ...s.camera, fps: 0, dropped: 0 } });
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), ms)))]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,69 @@
+// A stand-in daemon for the delivery tests, run as a child process so it can be SIGKILLed: the
+// real MqttBridge and EventOutbox, fed synthetic recognition decisions at a steady rate.
+//   node --import tsx test/helpers/event-producer.ts URL OUTBOX RUN COUNT INTERVAL_MS
+// Prints "recorded N" every 50 events, "drained" when the outbox is empty after the last one.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { EventOutbox } from '../../src/mqtt/event-outbox.js';
+import { MqttBridge } from '../../src/mqtt/mqtt-bridge.js';
+import type { CommandTarget } from '../../src/mqtt/commands.js';
+import type { RecognitionEvent } from '../../src/recognition/events.js';
+import type { MqttSettings } from '../../src/mqtt/settings.js';
+
+const [url, outboxPath, run, countText, intervalText] = process.argv.slice(2);
+const count = Number(countText);
+const intervalMs = Number(intervalText);
+
+const PRODUCER_DEVICE = 'door1';
+
+const settings: MqttSettings = {
+  url: url!,
+  base: 'facegate',
+  device: PRODUCER_DEVICE,
+  clientId: `facegate_${PRODUCER_DEVICE}`,
+  reconnect: { initialMs: 100, maxMs: 400 },
+  commands: { enabled: false, key: null, maxSkewMs: 30_000, allowUnsigned: false },
+  outbox: { path: outboxPath!, maxEvents: 100_000, whenFull: 'drop-oldest', keepDays: 7 },
+  homeAssistant: { enabled: false, prefix: 'homeassistant' },
+};
+
+const refuse = () => {
+  throw new Error('no commands here');
+};
+const target = { unlock: refuse, armEnrollment: refuse, namePending: refuse, deletePerson: refuse, listPeople: refuse, markWrong: refuse, reloadConfig: refuse } as CommandTarget;
+
+const outbox = EventOutbox.open(settings.outbox.path, settings.outbox);
+const bridge = new MqttBridge({ settings, outbox, doors: ['front'], target, log: pino({ level: 'warn' }) });
+bridge.start();
+
+const model = { id: 'mobilefacenet-fp32', sha256: 'f'.repeat(64) };
+for (let i = 0; i < count; i++) {
+  const e: RecognitionEvent = {
+    eventId: `${run}-${String(i).padStart(5, '0')}-${randomUUID().slice(0, 8)}`,
+    time: new Date().toISOString(),
+    door: 'front',
+    decision: i % 3 === 0 ? 'granted' : 'denied',
+    reason: i % 3 === 0 ? 'granted' : 'denied-unknown',
+    relay: i % 3 === 0 ? 'pulse' : 'none',
+    trackId: i + 1,
+    person: i % 3 === 0 ? { id: 1, name: 'alice' } : null,
+    score: 0.7,
+    margin: 0.2,
+    votes: 3,
+    share: 1,
+    quality: { faceSize: 120, sharpness: 80.5, frontalness: 0.9, detectorScore: 0.999 },
+    latencyMs: 400,
+    modelId: model.id,
+    frameSeq: i,
+    box: [10, 20, 120, 130],
+    ...(i % 3 === 0 ? { embedding: new Float32Array(128).fill(1 / Math.sqrt(128)) } : {}),
+  };
+  bridge.recordRecognition(e, model);
+  if ((i + 1) % 50 === 0) process.stdout.write(`recorded ${i + 1}\n`);
+  await sleep(intervalMs);
+}
+while (outbox.pending > 0) await sleep(20);
+process.stdout.write('drained\n');
+await bridge.stop();
+outbox.close();

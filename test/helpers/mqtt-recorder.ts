@@ -1,0 +1,54 @@
+// A test subscriber: records every message (topic, payload, retain flag, arrival time) and waits
+// for the ones a test expects; sends requests and waits for the response with their transaction.
+import { setTimeout as sleep } from 'node:timers/promises';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+export interface Recorded {
+  topic: string;
+  payload: string;
+  retain: boolean;
+  atMs: number;
+}
+
+export class Recorder {
+  readonly messages: Recorded[] = [];
+
+  private constructor(readonly client: MqttClient) {
+    client.on('message', (topic, payload, packet) => this.messages.push({ topic, payload: payload.toString(), retain: packet.retain, atMs: Date.now() }));
+  }
+
+  static async connect(url: string, filters: string[], opts: IClientOptions = {}): Promise<Recorder> {
+    const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 100, ...opts });
+    const r = new Recorder(client);
+    await client.subscribeAsync(Object.fromEntries(filters.map((f) => [f, { qos: 1 as const }])));
+    return r;
+  }
+
+  on(topic: string, from = 0): Recorded[] {
+    return this.messages.slice(from).filter((m) => m.topic === topic);
+  }
+
+  async waitFor(what: string, match: (m: Recorded) => boolean, opts: { from?: number; timeoutMs?: number } = {}): Promise<Recorded> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+    for (;;) {
+      const hit = this.messages.slice(opts.from ?? 0).find(match);
+      if (hit) return hit;
+      if (Date.now() > deadline) throw new Error(`no ${what} within ${opts.timeoutMs ?? 15_000} ms; got:\n${this.messages.map((m) => `${m.topic} ${m.payload.slice(0, 160)}`).join('\n')}`);
+      await sleep(20);
+    }
+  }
+
+  /** Publishes a request and returns the response carrying its transaction (requests must have one). */
+  async request(prefix: string, command: string, body: Record<string, unknown> | string): Promise<Record<string, unknown>> {
+    const from = this.messages.length;
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    const transaction = typeof body === 'string' ? undefined : body.transaction;
+    await this.client.publishAsync(`${prefix}request/${command}`, text, { qos: 1 });
+    const m = await this.waitFor(`response to ${command} ${text.slice(0, 80)}`, (x) => x.topic.startsWith(`${prefix}response/`) && (transaction === undefined || (JSON.parse(x.payload) as { transaction?: unknown }).transaction === transaction), { from });
+    return JSON.parse(m.payload) as Record<string, unknown>;
+  }
+
+  async end(): Promise<void> {
+    await this.client.endAsync(true);
+  }
+}

@@ -1,0 +1,214 @@
+// The MQTT pieces that need no broker: request checks and signatures, the outbox's order, bound
+// and retention, Home Assistant discovery configs, the published JSON Schema, the config section.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../src/config/load.js';
+import { contractJsonSchema, EnrollmentPayload, RecognitionPayload, StatePayload, topicsFor, UnlockPayload } from '../src/mqtt/contract.js';
+import { enrollmentMessage, recognitionMessage, stateMessage, unlockMessage } from '../src/mqtt/messages.js';
+import type { RecognitionEvent } from '../src/recognition/events.js';
+import { MAX_REQUEST_BYTES, parseRequest, type CommandPolicy, type NonceRegistry } from '../src/mqtt/commands.js';
+import { canonicalJson, signature, signRequest, signedText } from '../src/mqtt/signing.js';
+import { EventOutbox } from '../src/mqtt/event-outbox.js';
+import { discoveryMessages } from '../src/mqtt/home-assistant.js';
+import { deviceIdFromHostname } from '../src/mqtt/settings.js';
+import { REPO_ROOT } from '../src/paths.js';
+
+const KEY = Buffer.from('0123456789abcdef0123456789abcdef');
+const NOW = 1_770_000_000_000;
+const policy: CommandPolicy = { device: 'door1', key: KEY, allowUnsigned: false, maxSkewMs: 30_000 };
+
+function registry(): NonceRegistry & { seen: Set<string> } {
+  const seen = new Set<string>();
+  return { seen, claim: (n) => (seen.has(n) ? false : (seen.add(n), true)) };
+}
+
+const parse = (command: string, body: unknown, p: CommandPolicy = policy, nonces = registry()) => parseRequest(command, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), p, nonces, NOW);
+
+test('canonical JSON sorts keys at every level and the signed text names device and command', () => {
+  assert.equal(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 'é' }], c: null } }), '{"a":{"c":null,"d":[2,{"y":"é","z":1}]},"b":1}');
+  assert.equal(signedText('door1', 'unlock', { door: 'front', sig: 'x', ts: 5 }), 'facegate/1\ndoor1\nunlock\n{"door":"front","ts":5}');
+});
+
+test('a signed request passes once; a replay, another device, another command or a stale one is refused', () => {
+  const nonces = registry();
+  const req = signRequest(KEY, 'door1', 'unlock', { door: 'front', transaction: 't1' }, NOW);
+  const ok = parse('unlock', req, policy, nonces);
+  assert.deepEqual(ok, { ok: true, request: { command: 'unlock', params: { door: 'front' } }, transaction: 't1', signed: true });
+  assert.deepEqual(parse('unlock', req, policy, nonces), { ok: false, transaction: 't1', code: 'replayed', message: 'this request was already received (nonce reused)' });
+  const fail = (command: string, body: unknown, p = policy) => {
+    const r = parse(command, body, p);
+    assert.equal(r.ok, false, JSON.stringify(body));
+    return r.ok ? '' : r.code;
+  };
+  assert.equal(fail('unlock', signRequest(KEY, 'door2', 'unlock', { door: 'front' }, NOW)), 'bad_signature');
+  assert.equal(fail('arm_enrollment', { ...signRequest(KEY, 'door1', 'unlock', { door: 'front' }, NOW) }), 'bad_signature');
+  assert.equal(fail('unlock', signRequest(Buffer.from('another key of thirty-two chars!'), 'door1', 'unlock', { door: 'front' }, NOW)), 'bad_signature');
+  assert.equal(fail('unlock', signRequest(KEY, 'door1', 'unlock', { door: 'front' }, NOW - 31_000)), 'stale');
+  assert.equal(fail('unlock', signRequest(KEY, 'door1', 'unlock', { door: 'front' }, NOW + 31_000)), 'stale');
+  // Tampering with any field after signing breaks the signature.
+  assert.equal(fail('unlock', { ...signRequest(KEY, 'door1', 'unlock', { door: 'front' }, NOW), door: 'back' }), 'bad_signature');
+  // No key configured: nothing signed can pass.
+  assert.equal(fail('unlock', signRequest(KEY, 'door1', 'unlock', { door: 'front' }, NOW), { ...policy, key: null }), 'bad_signature');
+});
+
+test('commands that can open a door always need a signature; others only when allowUnsigned is off', () => {
+  const open = { ...policy, allowUnsigned: true };
+  for (const [command, body] of [['unlock', { door: 'front' }], ['arm_enrollment', { name: 'alice' }], ['name_pending', { id: 1, name: 'alice' }]] as const) {
+    const r = parse(command, body, open);
+    assert.ok(!r.ok && r.code === 'unsigned', command);
+  }
+  const r = parse('list_people', { transaction: 7 }, open);
+  assert.ok(r.ok && !r.signed && r.transaction === 7);
+  const closed = parse('list_people', { transaction: 7 });
+  assert.ok(!closed.ok && closed.code === 'unsigned' && closed.transaction === 7);
+  // A present but bad signature is never taken for "unsigned".
+  const bad = parse('list_people', { sig: 'f'.repeat(64), ts: NOW, nonce: 'abcdefgh' }, open);
+  assert.ok(!bad.ok && bad.code === 'bad_signature');
+});
+
+test('fuzzed requests: every malformed one is refused with a code, none throws', () => {
+  const signed = (command: string, params: Record<string, unknown>) => signRequest(KEY, 'door1', command, params, NOW);
+  // Signed as they are, without a fresh ts and nonce.
+  const signedRaw = (command: string, body: Record<string, unknown>) => ({ ...body, sig: signature(KEY, 'door1', command, body) });
+  const cases: [string, unknown, string][] = [
+    ['unlock', '{"door": "front"', 'bad_json'],
+    ['unlock', '', 'bad_json'],
+    ['unlock', '\u0000\u0001', 'bad_json'],
+    ['unlock', '[1,2]', 'not_an_object'],
+    ['unlock', 'null', 'not_an_object'],
+    ['unlock', '"front"', 'not_an_object'],
+    ['unlock', 42, 'not_an_object'],
+    ['open_sesame', signed('open_sesame', { door: 'front' }), 'unknown_command'],
+    ['__proto__', {}, 'unknown_command'],
+    ['constructor', {}, 'unknown_command'],
+    ['unlock', signed('unlock', { door: 17 }), 'bad_request'],
+    ['unlock', signed('unlock', { door: ['front'] }), 'bad_request'],
+    ['unlock', signed('unlock', {}), 'bad_request'],
+    ['unlock', signed('unlock', { door: 'front', extra: true }), 'bad_request'],
+    ['unlock', signed('unlock', { door: 'Front Door/../x' }), 'bad_request'],
+    ['unlock', signed('unlock', { door: 'x'.repeat(10_000) }), 'bad_request'],
+    ['unlock', { door: 'x'.repeat(MAX_REQUEST_BYTES) }, 'too_large'],
+    ['arm_enrollment', signed('arm_enrollment', { name: 'a/b' }), 'bad_request'],
+    ['arm_enrollment', signed('arm_enrollment', { name: 'x'.repeat(65) }), 'bad_request'],
+    ['arm_enrollment', signed('arm_enrollment', { name: 'alice', ttl_seconds: -1 }), 'bad_request'],
+    ['arm_enrollment', signed('arm_enrollment', { name: 'alice', ttl_seconds: '60' }), 'bad_request'],
+    ['name_pending', signed('name_pending', { id: 1.5, name: 'alice' }), 'bad_request'],
+    ['name_pending', signed('name_pending', { id: '1', name: 'alice' }), 'bad_request'],
+    ['mark_wrong', signed('mark_wrong', { event_id: 'e'.repeat(65) }), 'bad_request'],
+    ['mark_wrong', signed('mark_wrong', { event_id: 'e1', note: 'n'.repeat(201) }), 'bad_request'],
+    ['delete_person', signed('delete_person', { name: null }), 'bad_request'],
+    ['unlock', { door: 'front', ts: NOW, nonce: 'abcdefgh', sig: 'zz' }, 'bad_signature'],
+    ['unlock', { door: 'front', sig: 12 }, 'bad_signature'],
+    ['unlock', { ...signed('unlock', { door: 'front' }), sig: undefined }, 'unsigned'],
+    ['unlock', signedRaw('unlock', { door: 'front', ts: String(NOW), nonce: 'abcdefgh' }), 'bad_request'],
+    ['unlock', signedRaw('unlock', { door: 'front', ts: NOW, nonce: 'short' }), 'bad_request'],
+    ['unlock', signedRaw('unlock', { door: 'front', ts: NOW + 0.5, nonce: 'abcdefgh' }), 'bad_request'],
+    ['unlock', signedRaw('unlock', { door: 'front', nonce: 'abcdefgh' }), 'bad_request'],
+  ];
+  for (const [command, body, code] of cases) {
+    const r = parse(command, body);
+    assert.ok(!r.ok, `${command} ${JSON.stringify(body).slice(0, 80)} passed`);
+    assert.equal(r.code, code, `${command} ${JSON.stringify(body).slice(0, 80)}: ${r.message}`);
+    assert.ok(r.message.length < 600, 'error messages stay short');
+  }
+  // Transactions are echoed only when they are plausible.
+  const huge = parse('unlock', { transaction: 't'.repeat(5000), door: 'front' });
+  assert.ok(!huge.ok && huge.transaction === undefined);
+  const tx = parse('unlock', { transaction: { a: 1 }, door: 'front' });
+  assert.ok(!tx.ok && tx.transaction === undefined);
+});
+
+test('outbox: one row per event in order, ack deletes from the outbox only, the bound drops as configured', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'facegate-outbox-'));
+  const o = EventOutbox.open(join(dir, 'e.db'), { maxEvents: 100, whenFull: 'drop-oldest', keepDays: 7 });
+  const embedding = new Float32Array([0.6, 0.8]);
+  for (let i = 0; i < 105; i++) o.record({ id: `e${i}`, topic: 'event/recognition', payload: { i }, ...(i === 104 ? { decidedOn: { personId: 3, personName: 'alice', model: { id: 'm', sha256: 's' }, embedding } } : {}) });
+  assert.equal(o.pending, 100);
+  assert.equal(o.droppedTotal, 5);
+  const rows = o.next(0, 1000);
+  assert.deepEqual(rows.map((r) => r.id), Array.from({ length: 100 }, (_, i) => `e${i + 5}`), 'drop-oldest kept the newest 100, in order');
+  assert.deepEqual(o.next(rows[9]!.seq, 2).map((r) => r.id), ['e15', 'e16']);
+  o.ack(rows.slice(0, 50).map((r) => r.seq));
+  assert.equal(o.pending, 50);
+  assert.equal(o.next(0, 1)[0]!.id, 'e55');
+  const d = o.decisionOf('e104')!;
+  assert.deepEqual([d.personName, d.personId, [...d.embedding!]], ['alice', 3, [...embedding]]);
+  assert.equal(o.decisionOf('e1'), undefined, 'events without a person have no decision to correct');
+  assert.ok(o.markWrong('e104', 'now') && !o.markWrong('e104', 'again'));
+  assert.equal(o.forgetPerson(3), 1);
+  assert.equal(o.embeddingsOf(3), 0);
+  assert.ok(o.claimNonce('n1', NOW) && !o.claimNonce('n1', NOW));
+  o.close();
+
+  // Reopened (a restart): the same queue; retention only removes delivered events; nonces expire.
+  const again = EventOutbox.open(join(dir, 'e.db'), { maxEvents: 100, whenFull: 'drop-newest', keepDays: 0 });
+  assert.equal(again.pending, 50);
+  const pruned = again.prune(Date.now() + 1000);
+  assert.deepEqual(pruned, { events: 55, nonces: 1 }, 'delivered and dropped events, and the expired nonce');
+  assert.equal(again.pending, 50);
+  for (let i = 0; i < 60; i++) again.record({ id: `f${i}`, topic: 'event/recognition', payload: {} });
+  assert.equal(again.pending, 100);
+  assert.equal(again.droppedTotal, 5 + 10);
+  assert.equal(again.next(0, 200).at(-1)!.id, 'f49', 'drop-newest did not queue the newest');
+  again.close();
+});
+
+test('Home Assistant discovery: a lock per door, a person sensor, a camera sensor, all with availability', () => {
+  const topics = topicsFor('facegate', 'door1');
+  const msgs = discoveryMessages({ prefix: 'homeassistant', device: 'door1', doors: ['front', 'garage'], software: '0.1.0', topics });
+  assert.deepEqual(msgs.map((m) => m.topic), [
+    'homeassistant/lock/facegate_door1/door_front/config',
+    'homeassistant/lock/facegate_door1/door_garage/config',
+    'homeassistant/sensor/facegate_door1/last_person/config',
+    'homeassistant/binary_sensor/facegate_door1/camera/config',
+  ]);
+  const ids = new Set<string>();
+  for (const { config } of msgs) {
+    assert.equal(config.availability_topic, 'facegate/door1/status');
+    assert.equal(typeof config.state_topic, 'string');
+    assert.ok(!ids.has(config.unique_id as string));
+    ids.add(config.unique_id as string);
+    assert.deepEqual((config.device as { identifiers: string[] }).identifiers, ['facegate_door1']);
+  }
+  assert.equal(msgs[0]!.config.state_topic, 'facegate/door1/door/front/state');
+  assert.equal(msgs[0]!.config.command_topic, 'facegate/door1/request/unlock');
+});
+
+test('payloads built from internal events match the contract; "seen but no usable face" is an event too', () => {
+  const noFace: RecognitionEvent = {
+    eventId: 'e1', time: '2026-11-28T00:00:00.000Z', door: 'front', decision: 'denied', reason: 'denied-quality', relay: 'none', trackId: 4, person: null,
+    score: 0, margin: 0, votes: 3, share: 0, quality: { faceSize: 31, sharpness: 4.2, frontalness: 0.1, detectorScore: 0.91 }, latencyMs: 800, modelId: 'm', frameSeq: 9, box: [1, 2, 31, 40],
+  };
+  const m = RecognitionPayload.parse(recognitionMessage(noFace, 'door1'));
+  assert.deepEqual([m.reason, m.person, m.quality.face_size, m.device], ['denied-quality', null, 31, 'door1']);
+  const granted = recognitionMessage({ ...noFace, decision: 'granted', reason: 'granted', relay: 'pulse', person: { id: 1, name: 'alice' }, embedding: new Float32Array(4) }, 'door1');
+  assert.ok(!('embedding' in granted), 'embeddings are never published');
+  UnlockPayload.parse(unlockMessage({ eventId: 'e2', time: noFace.time, door: 'front', relay: 'busy', transaction: undefined }, 'door1'));
+  EnrollmentPayload.parse(enrollmentMessage({ kind: 'pending', pendingId: 3, templates: 4, trigger: 'button' }, 'e3', noFace.time, 'door1'));
+  StatePayload.parse(stateMessage({ startedAt: noFace.time, models: { embedder: 'm', embedderSha256: 's', precision: 'float32' }, camera: { state: 'streaming', source: 'v4l2', fps: 4.44, dropped: 2 }, gallery: { people: 1, templates: 5 }, doors: [{ name: 'front', state: 'locked' }] }, { pending: 0, dropped: 0 }, 'door1', '0.1.0', noFace.time));
+});
+
+test('docs/mqtt-events.schema.json is the one the contract generates', () => {
+  const file = JSON.parse(readFileSync(join(REPO_ROOT, 'docs/mqtt-events.schema.json'), 'utf8')) as unknown;
+  assert.deepEqual(file, contractJsonSchema(), 'run: node bin/facegate.js mqtt schema > docs/mqtt-events.schema.json');
+});
+
+test('mqtt config: defaults, device id from the host name, and clear errors', () => {
+  const c = parseConfig('mqtt:\n  url: mqtt://127.0.0.1:1883\n', 'f.yaml').mqtt!;
+  assert.equal(c.base, 'facegate');
+  assert.equal(c.commands.allowUnsigned, false);
+  assert.equal(c.outbox.whenFull, 'drop-oldest');
+  assert.equal(parseConfig('', 'f.yaml').mqtt, undefined, 'no section, no MQTT');
+  assert.equal(deviceIdFromHostname('Door-Pi.local'), 'door-pi-local');
+  assert.equal(deviceIdFromHostname('___'), 'facegate');
+  const bad = (text: string, re: RegExp) => assert.throws(() => parseConfig(text, 'f.yaml'), re);
+  bad('mqtt:\n  url: http://x\n', /mqtt\.url: mqtt:\/\/host:port/);
+  bad('mqtt:\n  url: mqtt://x\n  password: a\n  passwordFile: b\n', /password or passwordFile, not both/);
+  bad('mqtt:\n  url: mqtt://x\n  tls:\n    cert: c.pem\n', /needs both cert and key/);
+  bad('mqtt:\n  url: mqtt://x\n  tls:\n    ca: ca.pem\n', /use mqtts:\/\//);
+  bad('mqtt:\n  url: mqtt://x\n  commands:\n    hmacKey: short\n', /commands\.hmacKey/);
+  bad('mqtt:\n  url: mqtt://x\n  deviceId: Front/Door\n', /deviceId/);
+});
