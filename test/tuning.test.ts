@@ -41,11 +41,11 @@ test('mining picks the semi-hard negative, falls back to the mildest hard one, o
   const harder = at(0.1); // d = 0.010: the hardest, which FaceNet warns against
   const easy = at(2); // d = 2.83: outside the margin
   const rng = createRng(1);
-  const first = (m: ReturnType<typeof mineTriplets>) => m.triplets.find(([a, p]) => a === 0 && p === 1);
+  const first = (m: ReturnType<typeof mineTriplets>) => m.find(([a, p]) => a === 0 && p === 1);
 
   const all = mineTriplets([a0, a1, semiHard, hard, harder, easy], [2, 4], 0.2, rng);
   assert.deepEqual(first(all), [0, 1, 2]);
-  assert.equal(all.pairs, 1 + 6, 'one pair for the first person, six for the second');
+  assert.equal(all.length, 1 + 6, 'every anchor-positive pair finds a negative: one pair of the first person, six of the second');
 
   const noBand = mineTriplets([a0, a1, hard, harder, easy], [2, 3], 0.2, rng);
   assert.deepEqual(first(noBand), [0, 1, 2], 'the hard negative nearest the band, not the hardest');

@@ -68,7 +68,7 @@ export interface TrainHooks {
 }
 
 /** Lower EER wins; AUC breaks ties (small validation sets make equal EERs common). */
-export function isBetter(a: ValidationScore, b: ValidationScore): boolean {
+function isBetter(a: ValidationScore, b: ValidationScore): boolean {
   return a.eer < b.eer || (a.eer === b.eer && a.auc > b.auc);
 }
 
@@ -85,7 +85,7 @@ function tripletStream(p: Projection, data: TrainData, s: TrainSettings, rng: Rn
       const ids = sample.images.map((variants) => variants[rng.int(variants.length)]!);
       const embeddings = ids.map((id) => embed(p, data.features(id)).e);
       const mined = mineTriplets(embeddings, sample.perPerson, s.alpha, rng, s.fallback);
-      queue = rng.shuffle(mined.triplets.map(([a, b, c]) => [ids[a]!, ids[b]!, ids[c]!] as const));
+      queue = rng.shuffle(mined.map(([a, b, c]) => [ids[a]!, ids[b]!, ids[c]!] as const));
       emptySamples = queue.length === 0 ? emptySamples + 1 : 0;
     }
     return queue.pop();

@@ -87,14 +87,6 @@ export function samplePeople<T>(people: readonly (readonly T[])[], peoplePerBatc
 /** Positions of anchor, positive and negative (indices into whatever the mining ran on). */
 export type Triplet = readonly [number, number, number];
 
-export interface Mined {
-  triplets: Triplet[];
-  /** Anchor-positive pairs looked at; the share that found a negative says how hard the sample is. */
-  pairs: number;
-  semiHard: number;
-  hard: number;
-}
-
 export type NegativeFallback = 'skip' | 'mildest-hard';
 
 /**
@@ -105,11 +97,8 @@ export type NegativeFallback = 'skip' | 'mildest-hard';
  * that FaceNet found to collapse training early; 'skip' leaves the pair out.
  * `embeddings` are L2-normalised and laid out as the sample (person blocks of perPerson).
  */
-export function mineTriplets(embeddings: readonly Vector[], perPerson: readonly number[], alpha: number, rng: Rng, fallback: NegativeFallback = 'mildest-hard'): Mined {
+export function mineTriplets(embeddings: readonly Vector[], perPerson: readonly number[], alpha: number, rng: Rng, fallback: NegativeFallback = 'mildest-hard'): Triplet[] {
   const triplets: Triplet[] = [];
-  let pairs = 0;
-  let semiHard = 0;
-  let hard = 0;
   const n = embeddings.length;
   let start = 0;
   for (const count of perPerson) {
@@ -118,7 +107,6 @@ export function mineTriplets(embeddings: readonly Vector[], perPerson: readonly 
       const dn = new Float64Array(n);
       for (let k = 0; k < n; k++) dn[k] = k >= start && k < end ? NaN : squaredDistance(embeddings[a]!, embeddings[k]!);
       for (let p = a + 1; p < end; p++) {
-        pairs++;
         const dp = squaredDistance(embeddings[a]!, embeddings[p]!);
         const band: number[] = [];
         let mildest = -1;
@@ -128,18 +116,13 @@ export function mineTriplets(embeddings: readonly Vector[], perPerson: readonly 
           if (d > dp && d - dp < alpha) band.push(k);
           else if (d <= dp && (mildest < 0 || d > dn[mildest]!)) mildest = k;
         }
-        if (band.length > 0) {
-          triplets.push([a, p, band[rng.int(band.length)]!]);
-          semiHard++;
-        } else if (fallback === 'mildest-hard' && mildest >= 0) {
-          triplets.push([a, p, mildest]);
-          hard++;
-        }
+        if (band.length > 0) triplets.push([a, p, band[rng.int(band.length)]!]);
+        else if (fallback === 'mildest-hard' && mildest >= 0) triplets.push([a, p, mildest]);
       }
     }
     start = end;
   }
-  return { triplets, pairs, semiHard, hard };
+  return triplets;
 }
 
 // ---------------------------------------------------------------------------------------------

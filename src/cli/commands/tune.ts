@@ -109,7 +109,7 @@ function metricsRow(label: string, m: VerificationMetrics): string {
   return `  ${label.padEnd(6)} ${m.auc.toFixed(5).padStart(8)}  ${pct(m.eer).padStart(7)}  ${pct(at(1e-2).tar).padStart(10)}  ${pct(at(1e-3).tar).padStart(10)}${at(1e-3).resolvable ? '' : ' (not resolvable)'}`;
 }
 
-export function printTuneReport(r: TuneReport): void {
+function printTuneReport(r: TuneReport): void {
   console.log(`model ${r.model.id}: ${r.model.file} (sha256 ${r.model.sha256.slice(0, 16)}), tuned from ${r.model.parent}`);
   console.log(`data: ${r.data.dir}: ${r.data.photos} photos, ${r.data.usablePhotos} usable; fingerprint ${r.data.fingerprint.slice(0, 16)}`);
   console.log(`split by person (seed ${r.seed}): ${r.split.train.length} train, ${r.split.validation.length} validation, ${r.split.heldOut.length} held out`);
