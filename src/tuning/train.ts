@@ -3,7 +3,7 @@
 // batches of batch_size / 3 triplets; epoch_size batches make an epoch. Early stopping keeps the
 // epoch with the best verification score on validation people (epoch 0 = the pretrained weights).
 import { equalErrorRate, rocAuc, rocCurve } from '../eval/verification.js';
-import { createRng, type Rng } from './rng.js';
+import { createRng, type Rng } from '../util/rng.js';
 import { Adam, addDecayToward, cloneProjection, embed, mineTriplets, samplePeople, tripletLossAndGradient, type NegativeFallback, type Projection, type Triplet, type Vector } from './triplet.js';
 
 export interface TrainSettings {

@@ -3,7 +3,7 @@
 // minimise max(0, |a - p|^2 - |a - n|^2 + alpha) on L2-normalised embeddings. Only the last
 // linear layer (e = normalise(W f + b)) is trained, on fixed penultimate features f, so the
 // gradient is written out by hand here instead of pulling in an autodiff library.
-import type { Rng } from './rng.js';
+import type { Rng } from '../util/rng.js';
 
 export type Vector = ArrayLike<number>;
 

@@ -18,7 +18,7 @@ import { degradeFor, degradePreset, imageKey, type DegradePreset } from './degra
 import { FeatureExtractor, alignPhotos, cachedFeatures, isUsable, sha256Hex, type UsablePhoto } from './features.js';
 import { writeLossCurve } from './loss-curve.js';
 import { compareHeldOut, type DeploymentCheck } from './policy.js';
-import { createRng, seedFrom } from './rng.js';
+import { createRng, seedFrom } from '../util/rng.js';
 import { allPairScores, trainProjection, validationScore, type EpochStats, type TrainResult, type TrainSettings } from './train.js';
 import { createProjection, embed, type Projection } from './triplet.js';
 import { tunedModelBytes } from './write-model.js';

@@ -1,4 +1,4 @@
-// Seeded randomness for tuning. Math.random cannot be seeded, and "same data and seed, same model
+// Seeded randomness (tuning, benchmarks, test fixtures). Math.random cannot be seeded, and "same data and seed, same model
 // bytes" needs every split, noise pattern and batch to come from the seed alone.
 
 export interface Rng {
