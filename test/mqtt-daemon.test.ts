@@ -75,7 +75,8 @@ test('spawned daemon: state, discovery, decisions, signed unlock, mark wrong, La
     assert.equal(s.device, 'door1');
     assert.equal(s.gallery.people, 1);
     assert.equal(s.models.embedder, 'mobilefacenet-fp32');
-    assert.deepEqual(s.doors, [{ name: 'front', state: 'locked' }]);
+    // The enrolled visitor may already have opened the door by the time the camera's state goes out.
+    assert.deepEqual(s.doors.map((x) => x.name), ['front']);
     const discovery = rec.messages.filter((m) => m.topic.startsWith('homeassistant/') && m.payload);
     assert.deepEqual(discovery.map((m) => m.topic).sort(), [
       'homeassistant/binary_sensor/facegate_door1/camera/config',
@@ -287,8 +288,10 @@ test('in-process daemon: fuzzed and replayed requests change nothing and never p
     assert.equal(relayEdges(), edgesBefore + 2, 'the replay pulsed the relay');
 
     // The other commands, signed.
+    // No button on this device: arming for a press that can never come is refused, with why.
     const armed = await rec.request(PREFIX, 'arm_enrollment', signed('arm_enrollment', { name: 'audrey', ttl_seconds: 60, capture: 'button', transaction: 'arm' }));
-    assert.deepEqual([armed.status, (armed.data as { capture: string }).capture], ['ok', 'button']);
+    assert.deepEqual([armed.status, armed.transaction], ['error', 'arm']);
+    assert.match(armed.error!, /no enrollment button/);
     const named = await rec.request(PREFIX, 'name_pending', signed('name_pending', { id: pendingId, name: 'bob', transaction: 'name' }));
     assert.deepEqual(named.data, { person: 'bob', templates: 1 });
     const deleted = await rec.request(PREFIX, 'delete_person', signed('delete_person', { name: 'franck', transaction: 'delete' }));

@@ -1,7 +1,13 @@
 // The one configuration file (YAML), validated by this schema. Every option has a default and a
-// description; `facegate config docs` prints them, so the schema is the documentation.
+// description; `facegate config docs` prints them, so the schema is the documentation. It also
+// says what a running daemon can take without a restart: `.meta(LIVE)` on a section or field
+// means `reload_config` applies it in place (src/config/reload.ts reads it); everything else
+// needs a restart.
 import { z } from 'zod';
 import { CameraConfig } from '../camera/camera-config.js';
+
+/** Applied by reload_config while the daemon runs. */
+export const LIVE = { reload: 'live' } as const;
 
 const providers = z.array(z.enum(['cpu', 'cuda', 'tensorrt', 'coreml', 'dml', 'webgpu', 'xnnpack', 'qnn']));
 
@@ -30,7 +36,8 @@ export const QualityConfig = z
     minFrontalness: z.number().min(0).max(1).default(0.35).describe('0..1 from the landmarks (1 = facing the camera)'),
     minScore: z.number().min(0).max(1).default(0.95).describe('detector face probability'),
   })
-  .default({ minFaceSize: 60, minSharpness: 40, minFrontalness: 0.35, minScore: 0.95 });
+  .default({ minFaceSize: 60, minSharpness: 40, minFrontalness: 0.35, minScore: 0.95 })
+  .meta(LIVE);
 
 export const MatchingConfig = z
   .strictObject({
@@ -39,7 +46,8 @@ export const MatchingConfig = z
     aggregation: z.enum(['max', 'mean-top2', 'centroid']).default('centroid').describe('how one person\'s templates combine into one score'),
     negativeMargin: z.number().min(0).max(2).default(0).describe('a negative template ("not this person") vetoes a match when it is at least this much closer than the positive'),
   })
-  .default({ threshold: 0.5258, margin: 0.05, aggregation: 'centroid', negativeMargin: 0 });
+  .default({ threshold: 0.5258, margin: 0.05, aggregation: 'centroid', negativeMargin: 0 })
+  .meta(LIVE);
 
 export const GalleryConfig = z
   .strictObject({
@@ -67,13 +75,15 @@ export const DoorConfig = z.strictObject({
       groups: z.array(z.string()).default([]).describe('members of these groups may'),
     })
     .default({ everyone: true, people: [], groups: [] })
-    .describe('who may open it (default: everyone enrolled)'),
-  cooldownMs: z.number().int().min(0).default(10_000).describe('after a grant, the same person does not pulse this door again for this long'),
-  unknown: z.enum(['deny', 'ignore']).default('deny').describe("unknown faces: 'deny' makes a denied-unknown event, 'ignore' only counts them"),
+    .describe('who may open it (default: everyone enrolled)')
+    .meta(LIVE),
+  cooldownMs: z.number().int().min(0).default(10_000).describe('after a grant, the same person does not pulse this door again for this long').meta(LIVE),
+  unknown: z.enum(['deny', 'ignore']).default('deny').describe("unknown faces: 'deny' makes a denied-unknown event, 'ignore' only counts them").meta(LIVE),
   multipleFaces: z
     .enum(['grant-allowed', 'deny-if-stranger'])
     .default('deny-if-stranger')
-    .describe("several faces in view: 'deny-if-stranger' refuses while a face decided unknown is in view (anti-tailgating); 'grant-allowed' opens for any allowed person"),
+    .describe("several faces in view: 'deny-if-stranger' refuses while a face decided unknown is in view (anti-tailgating); 'grant-allowed' opens for any allowed person")
+    .meta(LIVE),
 });
 
 export const GpioConfig = z
@@ -128,10 +138,26 @@ export const HealthConfig = z
 
 export const LoggingConfig = z
   .strictObject({
-    level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info').describe('log level (JSON lines on stdout: journald keeps them)'),
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info').describe('log level (JSON lines on stdout: journald keeps them)').meta(LIVE),
     pretty: z.boolean().default(false).describe('human-readable one-line logs instead of JSON'),
   })
   .default({ level: 'info', pretty: false });
+
+export const EventsConfig = z
+  .strictObject({
+    path: z.string().optional().describe('SQLite event log (relative to the config file); default events.db next to the gallery. Every decision, remote unlock, enrollment and admin action is recorded here, with or without MQTT'),
+    keepDays: z.number().min(0).optional().describe('delivered events, with the face embedding each decision was made on (what "that was not them" needs), are deleted after this many days (default 7)'),
+    snapshots: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('keep a JPEG of the face each decision was made on (biometric data: off by default)'),
+        keepDays: z.number().min(0).default(7).describe('snapshots are deleted after this many days (at most events.keepDays), and with the person'),
+      })
+      .prefault({})
+      .describe('face snapshots for the decision history'),
+    unknownFaces: z.boolean().default(false).describe("keep unknown visitors' face embeddings for events.keepDays, so an admin can enroll a recent visitor (web console)"),
+  })
+  .prefault({})
+  .describe('the event log');
 
 const topicLevel = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _').max(64);
 
@@ -182,13 +208,13 @@ export const MqttConfig = z
       .describe('request/response commands (Zigbee2MQTT style, with a transaction id)'),
     outbox: z
       .strictObject({
-        path: z.string().optional().describe('SQLite event log and outbox (relative to the config file); default events.db next to the gallery'),
+        path: z.string().optional().describe('older name of events.path (still honoured when events.path is not set)'),
         maxEvents: z.number().int().min(100).default(100_000).describe('most events waiting for the broker; beyond it whenFull applies'),
         whenFull: z
           .enum(['drop-oldest', 'drop-newest'])
           .default('drop-oldest')
           .describe("full outbox: 'drop-oldest' drops the oldest unsent event to queue the new one, 'drop-newest' does not queue the new one; counted in facegate_outbox_dropped_total"),
-        keepDays: z.number().min(0).default(7).describe('delivered events, with the face embedding each recognition was decided on (what mark_wrong needs), are deleted after this many days'),
+        keepDays: z.number().min(0).default(7).describe('older name of events.keepDays (still honoured when events.keepDays is not set)'),
       })
       .default({ maxEvents: 100_000, whenFull: 'drop-oldest', keepDays: 7 })
       .describe('every event is written here first and deleted from the outbox when the broker acknowledged it'),
@@ -217,6 +243,7 @@ export const ConfigSchema = z
     enrollment: EnrollmentConfig,
     health: HealthConfig,
     logging: LoggingConfig,
+    events: EventsConfig,
     mqtt: MqttConfig,
   })
   .superRefine((c, ctx) => {

@@ -9,6 +9,8 @@ export interface LoadedSnapshot extends GallerySnapshot {
   people: number;
   templates: number;
   dataVersion: number;
+  /** Frees what the snapshot holds outside the JS heap (the ONNX scorer session of a large gallery). */
+  release(): Promise<void>;
 }
 
 export async function loadSnapshot(store: GalleryStore, model: ModelTag): Promise<LoadedSnapshot> {
@@ -16,13 +18,17 @@ export async function loadSnapshot(store: GalleryStore, model: ModelTag): Promis
   const matrix = store.matrixFor(model);
   const negatives = store.negativesMatrixFor(model);
   const groups = new Map(store.listPeople().map((p) => [p.name, p.groups]));
+  const scorer = await rowScorerFor(matrix.vectors, matrix.dim);
   return {
-    index: new SearchIndex(matrix, negatives, await rowScorerFor(matrix.vectors, matrix.dim)),
+    index: new SearchIndex(matrix, negatives, scorer),
     modelId: model.id,
     modelSha: model.sha256,
     groupsOf: (name) => groups.get(name) ?? [],
     people: matrix.names.size,
     templates: matrix.personIds.length,
     dataVersion,
+    release: async () => {
+      await scorer?.release();
+    },
   };
 }

@@ -3,7 +3,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { cv } from '../vision/opencv.js';
-import { errorReason, loadImage } from '../vision/image.js';
+import { errorReason, loadImage, type RgbImage } from '../vision/image.js';
 import type { FaceAnalyzer } from '../vision/face-analyzer.js';
 import type { FaceQuality } from '../vision/quality.js';
 import { cosine } from '../eval/verification.js';
@@ -65,11 +65,16 @@ export interface EnrollmentSettings {
 
 /** Analyses photos of one person; nothing is written. */
 export async function prepareCandidates(analyzer: FaceAnalyzer, files: string[], settings: EnrollmentSettings): Promise<{ accepted: Candidate[]; rejected: Rejection[] }> {
+  return prepareCandidatesFrom(analyzer, files.map((file) => ({ source: file, image: () => loadImage(file) })), settings);
+}
+
+/** The same for images from anywhere (uploads): each is decoded only when its turn comes. */
+export async function prepareCandidatesFrom(analyzer: FaceAnalyzer, inputs: { source: string; image: () => RgbImage }[], settings: EnrollmentSettings): Promise<{ accepted: Candidate[]; rejected: Rejection[] }> {
   const accepted: Candidate[] = [];
   const rejected: Rejection[] = [];
-  for (const file of files) {
+  for (const { source: file, image } of inputs) {
     try {
-      const img = loadImage(file);
+      const img = image();
       const a = await analyzer.analyze(img.mat, 'all');
       if (a.faces.length === 0) {
         rejected.push({ source: file, reason: 'no face found' });

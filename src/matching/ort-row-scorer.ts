@@ -25,6 +25,10 @@ export class OrtRowScorer implements RowScorer {
     return new OrtRowScorer(session, new ort.Tensor('float32', vectors, [vectors.length / dim, dim]), dim);
   }
 
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+
   async scores(query: Float32Array): Promise<Float32Array> {
     const out = await this.session.run({ templates: this.gallery, query: new ort.Tensor('float32', query, [this.dim, 1]) });
     return out.scores!.data as Float32Array;
@@ -32,6 +36,6 @@ export class OrtRowScorer implements RowScorer {
 }
 
 /** The scorer that suits the gallery's size. */
-export async function rowScorerFor(vectors: Float32Array, dim: number): Promise<RowScorer | undefined> {
+export async function rowScorerFor(vectors: Float32Array, dim: number): Promise<OrtRowScorer | undefined> {
   return dim > 0 && vectors.length / dim >= ORT_SCORER_MIN_ROWS ? OrtRowScorer.create(vectors, dim) : undefined;
 }

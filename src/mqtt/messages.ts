@@ -45,7 +45,7 @@ export function unlockMessage(u: RemoteUnlock, device: string): UnlockMessage {
   return { version: CONTRACT_VERSION, type: 'unlock', id: u.eventId, time: u.time, device, door: u.door, decision: 'granted', reason: 'granted-remote', relay: u.relay, transaction: u.transaction ?? null };
 }
 
-export function enrollmentMessage(o: EnrollmentOutcome, eventId: string, time: string, device: string): EnrollmentMessage {
+export function enrollmentMessage(o: Exclude<EnrollmentOutcome, { kind: 'cancelled' }>, eventId: string, time: string, device: string): EnrollmentMessage {
   return {
     version: CONTRACT_VERSION,
     type: 'enrollment',

@@ -143,7 +143,7 @@ export class MqttBridge {
     this.record({ id: u.eventId, topic: EVENT_TOPICS.unlock, payload: unlockMessage(u, this.device) });
   }
 
-  recordEnrollment(o: EnrollmentOutcome, eventId: string, time: string): void {
+  recordEnrollment(o: Exclude<EnrollmentOutcome, { kind: 'cancelled' }>, eventId: string, time: string): void {
     this.record({ id: eventId, topic: EVENT_TOPICS.enrollment, payload: enrollmentMessage(o, eventId, time, this.device) });
   }
 

@@ -1,10 +1,13 @@
-// Enrollment at the door: a button press captures a burst of frames, keeps the best faces that
-// pass the quality gate, and enrolls them under the armed name or keeps them pending.
+// Enrollment at the door: a button press (or an armed remote request) captures a burst of frames,
+// keeps the best faces that pass the quality gate, and enrolls them under the name the burst was
+// started for, or keeps them pending. The name is bound when the burst starts, never looked up
+// when it ends: a second arm while a burst runs cannot redirect the faces already captured.
 import { cv, type Mat } from '../vision/opencv.js';
 import type { Analysis } from '../vision/face-analyzer.js';
 import type { Embedder } from '../vision/embedder.js';
 import { collapseNearDuplicates, commitEnrollment, qualityProblems, qualityRank, type Candidate, type EnrollmentSettings } from '../gallery/enrollment.js';
 import type { GalleryStore, ModelTag } from '../gallery/gallery-store.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 
 export interface BurstSettings {
   /** Stop capturing after this many usable faces. */
@@ -19,7 +22,9 @@ export type EnrollmentOutcome =
   | { kind: 'enrolled'; name: string; templates: number; trigger: string }
   | { kind: 'pending'; pendingId: number; templates: number; trigger: string }
   | { kind: 'timeout'; trigger: string; usable: number }
-  | { kind: 'busy'; trigger: string };
+  | { kind: 'busy'; trigger: string; capturingFor: string | null }
+  /** The daemon stopped during the burst: nothing was written. */
+  | { kind: 'cancelled'; trigger: string };
 
 export interface EnrollmentIndicator {
   capturing(): void;
@@ -28,7 +33,9 @@ export interface EnrollmentIndicator {
 }
 
 export class ButtonEnrollment {
-  private collecting: { candidates: Candidate[]; done: () => void } | null = null;
+  readonly name = 'enrollment';
+  private collecting: { candidates: Candidate[]; done: (cancelled: boolean) => void; name: string | null } | null = null;
+  private stopped = false;
 
   constructor(
     private readonly store: GalleryStore,
@@ -37,10 +44,26 @@ export class ButtonEnrollment {
     private readonly settings: EnrollmentSettings,
     private readonly burst: BurstSettings,
     private readonly indicator: EnrollmentIndicator,
+    private readonly clock: Clock = systemClock,
   ) {}
+
+  start(): void {
+    this.stopped = false;
+  }
+
+  /** Ends a burst in progress without writing anything; later triggers are refused. */
+  stop(): void {
+    this.stopped = true;
+    this.collecting?.done(true);
+  }
 
   get capturing(): boolean {
     return this.collecting !== null;
+  }
+
+  /** The name the running burst enrolls under (null: pending), or undefined when none runs. */
+  get capturingFor(): string | null | undefined {
+    return this.collecting ? this.collecting.name : undefined;
   }
 
   /** The recognition loop hands every analysed frame here; only used while capturing. */
@@ -51,36 +74,44 @@ export class ButtonEnrollment {
     if (qualityProblems(face.quality, this.settings.gate).length > 0) return;
     const crop = this.settings.keepCrops ? cv.imencode('.png', this.embedder.crop(image, face).cvtColor(cv.COLOR_RGB2BGR)) : undefined;
     c.candidates.push({ source, embedding: face.embedding!, quality: face.quality, ...(crop ? { crop } : {}) });
-    if (c.candidates.length >= this.burst.frames) c.done();
+    if (c.candidates.length >= this.burst.frames) c.done(false);
   }
 
-  async trigger(trigger: string): Promise<EnrollmentOutcome> {
-    if (this.collecting) return { kind: 'busy', trigger };
+  /**
+   * Captures one burst. `name`: enroll under it (a remote arm with capture now); undefined: take
+   * the name armed for the next press (button), or keep the faces pending when none is armed.
+   */
+  async trigger(trigger: string, name?: string): Promise<EnrollmentOutcome> {
+    if (this.stopped) return { kind: 'cancelled', trigger };
+    if (this.collecting) return { kind: 'busy', trigger, capturingFor: this.collecting.name };
+    const boundName = name ?? this.store.takeArmedEnrollment();
     this.indicator.capturing();
     const candidates: Candidate[] = [];
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, this.burst.timeoutMs);
+    const cancelled = await new Promise<boolean>((resolve) => {
+      let timer: TimerHandle | undefined = undefined;
       this.collecting = {
         candidates,
-        done: () => {
-          clearTimeout(timer);
-          resolve();
+        name: boundName,
+        done: (wasCancelled) => {
+          this.clock.clearTimeout(timer);
+          resolve(wasCancelled);
         },
       };
+      timer = this.clock.setTimeout(() => resolve(false), this.burst.timeoutMs);
     });
     this.collecting = null;
+    if (cancelled || this.stopped) return { kind: 'cancelled', trigger };
     if (candidates.length === 0) {
       this.indicator.failed();
       return { kind: 'timeout', trigger, usable: 0 };
     }
     const { kept } = collapseNearDuplicates(candidates, this.settings.dedupeSimilarity);
     const best = kept.sort((a, b) => qualityRank(b.quality) - qualityRank(a.quality)).slice(0, this.burst.keep);
-    const name = this.store.takeArmedEnrollment();
     const model = this.model();
-    if (name) {
-      const templates = commitEnrollment(this.store, name, model, best, 'camera');
+    if (boundName) {
+      const templates = commitEnrollment(this.store, boundName, model, best, 'camera');
       this.indicator.succeeded();
-      return { kind: 'enrolled', name, templates, trigger };
+      return { kind: 'enrolled', name: boundName, templates, trigger };
     }
     const pendingId = this.store.addPending(
       model,

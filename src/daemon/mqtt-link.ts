@@ -1,0 +1,97 @@
+// MQTT as a daemon component: the bridge delivers the event log's `mqtt` queue, mirrors door
+// states and the device state from the bus, and turns requests into AdminApi calls.
+import type { Component } from '../core/component.js';
+import type { EventBus } from '../core/event-bus.js';
+import type { AdminApi } from '../app/admin-api.js';
+import type { ConsumerQueue, EventLog } from '../events/event-log.js';
+import { MqttBridge } from '../mqtt/mqtt-bridge.js';
+import type { MqttSettings } from '../mqtt/settings.js';
+import type { CommandTarget } from '../mqtt/commands.js';
+import type { DeviceStatus } from '../mqtt/messages.js';
+import type { Logger } from './logger.js';
+import type { DaemonMetrics } from './daemon-metrics.js';
+
+export const MQTT_EVENT_KINDS = ['recognition', 'unlock', 'enrollment'] as const;
+
+export class MqttLink implements Component {
+  readonly name = 'mqtt';
+  private bridge: MqttBridge | undefined;
+  private unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly settings: MqttSettings,
+    private readonly deps: { events: () => EventLog; queue: () => ConsumerQueue; admin: AdminApi; doors: string[]; status: () => DeviceStatus | undefined; bus: EventBus; log: Logger; metrics: DaemonMetrics },
+  ) {}
+
+  start(): void {
+    const d = this.deps;
+    const queue = d.queue();
+    const events = d.events();
+    const m = d.metrics;
+    // The event recorder already wrote every event into the log and this queue: the bridge only delivers.
+    const outbox = {
+      record: () => 0,
+      next: (after: number, limit: number) => queue.next(after, limit),
+      ack: (seqs: readonly number[]) => queue.ack(seqs),
+      get pending() {
+        return queue.pending;
+      },
+      get droppedTotal() {
+        return queue.droppedTotal;
+      },
+      claimNonce: (nonce: string, expiresAtMs: number) => events.claimNonce(nonce, expiresAtMs),
+    };
+    const bridge = new MqttBridge({
+      settings: this.settings,
+      outbox: outbox as never,
+      doors: d.doors,
+      target: commandTarget(d.admin),
+      log: d.log,
+      metrics: { connected: m.mqttConnected, outboxPending: m.outboxPending, outboxDropped: m.outboxDropped, requests: m.mqttRequests },
+    });
+    this.bridge = bridge;
+    bridge.start();
+    const b = d.bus;
+    this.unsubscribe = [
+      b.on('decision', (e) => bridge.recordRecognition(e, { id: e.modelId, sha256: '' })),
+      b.on('unlock', (u) => bridge.recordUnlock({ ...u, transaction: u.transaction })),
+      b.on('enrollment', (en) => {
+        if (en.outcome.kind !== 'cancelled') bridge.recordEnrollment(en.outcome, en.eventId, en.time);
+      }),
+      b.on('door.state', (s) => {
+        bridge.setDoorState(s.door, s.state);
+        this.publishStatus();
+      }),
+      b.on('camera.state', () => this.publishStatus()),
+      b.on('gallery.changed', () => this.publishStatus()),
+    ];
+    const s = this.settings;
+    const signed = s.commands.key ? 'signed requests accepted' : 'no HMAC key: no request can open a door';
+    d.log.info(`mqtt: ${s.url}, topics ${s.base}/${s.device}/..., ${queue.pending} events queued; commands ${s.commands.enabled ? signed : 'off'}`);
+  }
+
+  publishStatus(): void {
+    const status = this.deps.status();
+    if (status) this.bridge?.setStatus(status);
+  }
+
+  async stop(): Promise<void> {
+    for (const u of this.unsubscribe) u();
+    this.unsubscribe = [];
+    await this.bridge?.stop();
+  }
+}
+
+/** The bridge's command interface, answered by the admin service for a signed or unsigned MQTT request. */
+function commandTarget(admin: AdminApi): CommandTarget {
+  const actor = { via: 'mqtt' as const, name: 'mqtt request' };
+  return {
+    unlock: (door, transaction) => admin.unlock(door, { via: 'mqtt', name: 'signed mqtt request' }, transaction),
+    armEnrollment: (name, ttlMs, capture) => admin.armEnrollment(name, ttlMs, capture, actor),
+    namePending: (id, name) => admin.namePending(id, name, actor),
+    deletePerson: async (name) => admin.deletePerson(name, actor),
+    listPeople: () => admin.listPeople(),
+    markWrong: (eventId, note) => admin.markWrong(eventId, note, actor),
+    reloadConfig: () => admin.reloadConfig(actor),
+  };
+}
