@@ -117,6 +117,7 @@ export class Daemon {
     this.camera = new Camera(camera, this.bus, log, this.metrics, options.frameSource, this.clock);
     this.recognition = new Recognition({
       frames: this.camera,
+      stopFrames: () => this.camera.stop(),
       analyzer: () => this.analyzer!,
       gallery: () => this.gallery.snapshot,
       doors: this.live.doors,

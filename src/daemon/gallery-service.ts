@@ -3,6 +3,7 @@
 // it rebuild the snapshot; the file's integrity is checked periodically, and a gallery that fails
 // the check (or any read) is reported on /readyz and in the log with its path, instead of going
 // unnoticed until the next start.
+import Database from 'better-sqlite3';
 import type { Component } from '../core/component.js';
 import type { EventBus } from '../core/event-bus.js';
 import { GalleryStore, type ModelTag } from '../gallery/gallery-store.js';
@@ -40,6 +41,8 @@ export class GalleryService implements Component {
     } catch (err) {
       throw new Error(`gallery ${this.path}: ${(err as Error).message.replace(`${this.path}: `, '')} (restore it from a backup or an export, or move it away to start with an empty gallery)`);
     }
+    const problem = this.checkIntegrity();
+    if (problem) throw new Error(`gallery ${this.path} is damaged (${problem}): restore it from a backup or an export (facegate gallery import), or move it away to start with an empty gallery`);
     await this.reload('start');
     this.timers.push(this.clock.setInterval(() => void this.reloadIfChanged(), GALLERY_POLL_MS));
     this.timers.push(this.clock.setInterval(() => this.checkIntegrity(), GALLERY_CHECK_MS));
@@ -70,14 +73,21 @@ export class GalleryService implements Component {
     return this.reloading;
   }
 
-  /** Runs the integrity check now; returns the problem, or null. */
+  /**
+   * Runs the integrity check now; returns the problem, or null. On a connection of its own, so it
+   * reads the file as it is on disk, not the pages the daemon's connection has cached.
+   */
   checkIntegrity(): string | null {
     if (!this.storeRef) return null;
     let result: string;
+    let db: Database.Database | undefined;
     try {
-      result = this.storeRef.db.pragma('quick_check', { simple: true }) as string;
+      db = new Database(this.path, { readonly: true, fileMustExist: true });
+      result = db.pragma('quick_check', { simple: true }) as string;
     } catch (err) {
       result = (err as Error).message;
+    } finally {
+      db?.close();
     }
     this.setProblem(result === 'ok' ? null : `integrity check failed: ${result}`);
     return this.problem;

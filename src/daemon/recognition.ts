@@ -16,6 +16,8 @@ export class Recognition implements Component {
   constructor(
     private readonly deps: {
       frames: FramePort;
+      /** Ends the frame supply: the loop may be waiting for a frame that never comes (camera lost). */
+      stopFrames: () => Promise<void>;
       analyzer: () => FaceAnalyzer;
       gallery: () => GallerySnapshot;
       doors: DoorRule[];
@@ -43,7 +45,9 @@ export class Recognition implements Component {
   }
 
   async stop(): Promise<void> {
-    await this.loop?.stop();
+    const stopped = this.loop?.stop();
+    await this.deps.stopFrames();
+    await stopped;
   }
 
   private onFrame(report: FrameReport, frame: LoopFrame): void {

@@ -25,8 +25,9 @@ export interface RecognitionEvent {
   frameSeq: number;
   box: [number, number, number, number];
   /**
-   * Person decisions only: the mean (re-normalised) embedding of the agreeing frames. Internal:
-   * never published or logged; kept with the event so "that was not them" can store a negative.
+   * Person and unknown decisions: the mean (re-normalised) embedding of the agreeing frames.
+   * Internal: never published or logged; the event log keeps a person's so "that was not them"
+   * can store a negative, and an unknown visitor's only with events.unknownFaces.
    */
   embedding?: Float32Array;
 }

@@ -153,9 +153,9 @@ export class RecognitionLoop {
       const name = fused.kind === 'person' ? fused.name : null;
       const agrees = (o: Observation) => (fused.kind === 'person' ? o.vote === fused.name : fused.kind === 'unknown' ? o.vote === 'unknown' : o.vote === null);
       const agreeing = mem.observations.filter(agrees);
-      // Only a named person gets one: "that was not them" needs it for a negative template, and
-      // strangers' faces are not kept.
-      const embedding = fused.kind === 'person' ? meanEmbedding(mem.embeddings.filter((_, i) => agrees(mem.observations[i]!))) : undefined;
+      // A named person's: "that was not them" turns it into a negative template. An unknown
+      // visitor's: kept only where the config says so (events.unknownFaces), to enroll them later.
+      const embedding = fused.kind === 'person' || fused.kind === 'unknown' ? meanEmbedding(mem.embeddings.filter((_, i) => agrees(mem.observations[i]!))) : undefined;
       const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
       const decisions = this.doors.decide({ fused, groups: name ? snapshot.groupsOf(name) : [], nowMs: Date.now(), strangerInView });
       for (const d of decisions) {
