@@ -70,7 +70,7 @@ export class DoorControl implements Component {
     this.lockedDown = true;
     for (const relay of this.relays.values()) {
       try {
-        relay.release();
+        relay.stop();
       } catch (err) {
         process.stderr.write(`facegate: could not release a door relay: ${(err as Error).message}\n`);
       }
