@@ -1,7 +1,9 @@
 // What the gallery commands share: config, the open gallery, the embedder's model tag, and
 // (when faces must be analysed) the detector + embedder.
-import { existsSync } from 'node:fs';
-import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { existsSync, statSync } from 'node:fs';
+import { describeConfigSource, loadConfigFor, locateConfig, LOCAL_CONFIG_FILE, type LoadedConfig } from '../config/load.js';
+import { DEFAULT_MODELS_DIR } from '../paths.js';
+import { explainFsError } from '../util/fs-errors.js';
 import { findModel, readManifest, type ModelEntry } from '../models/manifest.js';
 import { GalleryStore, type ModelTag } from '../gallery/gallery-store.js';
 import type { EnrollmentSettings } from '../gallery/enrollment.js';
@@ -10,11 +12,11 @@ import { defaultEmbedderId, type PipelineOptions } from '../vision/face-pipeline
 import { loadAnalyzer } from '../vision/load-analyzer.js';
 import type { FaceAnalyzer } from '../vision/face-analyzer.js';
 
-export const DEFAULT_CONFIG_FILE = 'facegate.yaml';
+export const DEFAULT_CONFIG_FILE = LOCAL_CONFIG_FILE;
 
-/** --config, else $FACEGATE_CONFIG, else ./facegate.yaml when it exists, else built-in defaults. */
+/** The config file a command uses (src/config/load.ts locateConfig), or undefined for built-in defaults. */
 export function configPathFrom(option?: string): string | undefined {
-  return option ?? process.env.FACEGATE_CONFIG ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  return locateConfig(option).path ?? undefined;
 }
 
 export interface GalleryContext {
@@ -28,11 +30,14 @@ export interface GalleryContext {
   close(): void;
 }
 
-/** Model options from the config, paths resolved against the config file. */
+/**
+ * Model options from the config, paths resolved against the config file. Without a config file
+ * the models are this installation's own (models/ of the checkout), wherever the command runs.
+ */
 export function pipelineOptions(loaded: LoadedConfig, log?: (l: string) => void): PipelineOptions {
   const c = loaded.config;
   return {
-    modelsDir: loaded.resolvePath(c.models.dir),
+    modelsDir: loaded.path === null ? DEFAULT_MODELS_DIR : loaded.resolvePath(c.models.dir),
     precision: c.models.precision,
     embedderId: c.models.embedder,
     providers: c.models.providers,
@@ -42,13 +47,45 @@ export function pipelineOptions(loaded: LoadedConfig, log?: (l: string) => void)
   };
 }
 
-export function openGalleryContext(configOption: string | undefined, log?: (l: string) => void): GalleryContext {
-  const loaded = loadConfig(configPathFrom(configOption));
+export interface GalleryContextOptions {
+  /**
+   * 'read': the gallery must exist (identify, list: nothing to read in a file that is not there).
+   * 'write' (default): a missing gallery is created only where a config file puts it, and the
+   * command says so; without a config file it refuses, naming the path, so nobody enrolls people
+   * into ./data/gallery.db while the daemon reads /var/lib/facegate/gallery.db.
+   */
+  mode?: 'read' | 'write';
+  /** Model flags of the command line over the config's (cli/commands/pipeline-options.ts). */
+  pipeline?: (base: PipelineOptions) => PipelineOptions;
+}
+
+/** Why a gallery file cannot be used as it is, or null when it can be opened (or created). */
+export function galleryProblem(loaded: LoadedConfig, galleryPath: string, mode: 'read' | 'write', exists: (p: string) => boolean = existsSync): string | null {
+  if (exists(galleryPath)) return statSync(galleryPath).isDirectory() ? `${galleryPath} is a folder, expected the gallery file (gallery.path)` : null;
+  const where = loaded.path ? `gallery.path in ${loaded.path}` : `the built-in default; ${loaded.foundBy ?? 'no config file'}`;
+  if (mode === 'read') return `no gallery at ${galleryPath} (${where}): enroll people first (facegate enroll NAME PHOTO...), or pass the daemon's config (--config /etc/facegate/facegate.yaml)`;
+  if (!loaded.path) return `no gallery at ${galleryPath} and no config file says where it belongs (${where}): pass --config FILE (the daemon's is /etc/facegate/facegate.yaml), set $FACEGATE_CONFIG, or create ./${LOCAL_CONFIG_FILE} with gallery.path`;
+  return null;
+}
+
+export function openGalleryContext(configOption: string | undefined, log?: (l: string) => void, opts: GalleryContextOptions = {}): GalleryContext {
+  const loaded = loadConfigFor(configOption);
+  log?.(describeConfigSource(loaded));
   const c = loaded.config;
-  const pipeline = pipelineOptions(loaded, log);
+  const base = pipelineOptions(loaded, log);
+  const pipeline = opts.pipeline ? opts.pipeline(base) : base;
   const modelsDir = pipeline.modelsDir;
-  const embedderEntry = findModel(readManifest(modelsDir), c.models.embedder ?? defaultEmbedderId(c.models.precision));
-  const store = GalleryStore.open(loaded.resolvePath(c.gallery.path));
+  const embedderEntry = findModel(readManifest(modelsDir), pipeline.embedderId ?? defaultEmbedderId(pipeline.precision ?? 'float32'));
+  const galleryPath = loaded.resolvePath(c.gallery.path);
+  const problem = galleryProblem(loaded, galleryPath, opts.mode ?? 'write');
+  if (problem) throw new Error(problem);
+  if (!existsSync(galleryPath)) log?.(`creating a new gallery at ${galleryPath} (gallery.path in ${loaded.path})`);
+  let store: GalleryStore;
+  try {
+    store = GalleryStore.open(galleryPath);
+  } catch (err) {
+    throw explainFsError(err, galleryPath);
+  }
   return {
     loaded,
     store,

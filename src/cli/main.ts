@@ -1,7 +1,7 @@
 // facegate command line: one binary, subcommands for people (plain text) and scripts (--json).
 process.env.ORT_DISABLE_TELEMETRY ??= '1';
 
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../paths.js';
@@ -20,14 +20,17 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerTuneCommand } from './commands/tune.js';
 import { registerMqttCommands } from './commands/mqtt.js';
-import { CliError } from './output.js';
+import { reportError } from './output.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
 
 const program = new Command('facegate')
   .description('face-recognition door controller: MTCNN + MobileFaceNet on ONNX Runtime')
   .version(pkg.version)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage errors come back here (not process.exit) so that --json can report them as JSON too.
+  // Subcommands inherit this: it must be set before they are added.
+  .exitOverride();
 
 registerModelsCommands(program);
 registerModelsUseCommand(program);
@@ -45,9 +48,14 @@ registerMqttCommands(program);
 registerTuneCommand(program);
 registerDemoCommand(program);
 
+// A script asks for --json anywhere on the line; every error then comes as JSON too.
+const json = process.argv.slice(2).includes('--json');
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  process.stderr.write(`facegate: ${(err as Error).message}\n`);
-  process.exitCode = err instanceof CliError ? err.exitCode : 1;
+  if (err instanceof CommanderError) {
+    // --help and --version end here with exit code 0; commander has printed usage errors already.
+    if (err.exitCode !== 0 && json) reportError(err, { json, alreadyShown: true });
+    process.exitCode = err.exitCode;
+  } else process.exitCode = reportError(err, { json });
 }

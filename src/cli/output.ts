@@ -3,6 +3,8 @@ export interface OutputMode {
   json: boolean;
 }
 
+import { explainFsError } from '../util/fs-errors.js';
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
@@ -20,6 +22,22 @@ export class CliError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * The one place a failed command reports: plain "facegate: <message>" on stderr, or with --json a
+ * JSON object {"error": {"message", "code"}} on stdout, where a script reads its results (stderr
+ * stays free for progress). Errno and SQLite errors are first turned into sentences with the path.
+ * Returns the exit code.
+ */
+export function reportError(err: unknown, opts: { json: boolean; alreadyShown?: boolean }): number {
+  const e = explainFsError(err);
+  const exitCode = err instanceof CliError ? err.exitCode : 1;
+  const own = (e as Error & { code?: unknown }).code;
+  const code = typeof own === 'string' ? own : e.name;
+  if (opts.json) printJson({ error: { message: e.message, code } });
+  else if (!opts.alreadyShown) process.stderr.write(`facegate: ${e.message}\n`);
+  return exitCode || 1;
 }
 
 export function fmt(n: number, digits = 2): string {

@@ -246,33 +246,53 @@ export const ConfigSchema = z
     events: EventsConfig,
     mqtt: MqttConfig,
   })
-  .superRefine((c, ctx) => {
-    // A pin used twice would drive the relay and an LED (or read the button) on one wire.
-    const uses = new Map<number, string>();
-    const claim = (p: number | undefined, what: string, path: (string | number)[]) => {
-      if (p === undefined) return;
-      const prev = uses.get(p);
-      if (prev) ctx.addIssue({ code: 'custom', message: `GPIO ${p} is used twice: ${prev} and ${what}`, path });
-      else uses.set(p, what);
-    };
-    c.doors.forEach((d, i) => claim(d.relay.pin, `door ${d.name} relay`, ['doors', i, 'relay', 'pin']));
-    for (const led of ['ready', 'granted', 'denied', 'enrollment'] as const) claim(c.gpio.leds[led], `${led} LED`, ['gpio', 'leds', led]);
-    claim(c.gpio.button?.pin, 'enrollment button', ['gpio', 'button', 'pin']);
-    const names = new Set<string>();
-    c.doors.forEach((d, i) => {
-      if (names.has(d.name)) ctx.addIssue({ code: 'custom', message: `door name "${d.name}" is used twice`, path: ['doors', i, 'name'] });
-      names.add(d.name);
-    });
-    if (c.mqtt) {
-      const m = c.mqtt;
-      if (m.password !== undefined && m.passwordFile !== undefined) ctx.addIssue({ code: 'custom', message: 'set password or passwordFile, not both', path: ['mqtt', 'passwordFile'] });
-      if (m.commands.hmacKey !== undefined && m.commands.hmacKeyFile !== undefined) ctx.addIssue({ code: 'custom', message: 'set hmacKey or hmacKeyFile, not both', path: ['mqtt', 'commands', 'hmacKeyFile'] });
-      if ((m.tls?.cert === undefined) !== (m.tls?.key === undefined)) ctx.addIssue({ code: 'custom', message: 'a client certificate needs both cert and key', path: ['mqtt', 'tls'] });
-      if (m.tls && m.url.startsWith('mqtt://')) ctx.addIssue({ code: 'custom', message: 'tls is set but the url is mqtt://: use mqtts://', path: ['mqtt', 'url'] });
-      if (m.reconnect.initialMs > m.reconnect.maxMs) ctx.addIssue({ code: 'custom', message: 'initialMs cannot exceed maxMs', path: ['mqtt', 'reconnect', 'initialMs'] });
-    }
-    if (c.recognition.fusionN > c.recognition.fusionM) ctx.addIssue({ code: 'custom', message: 'fusionN cannot exceed fusionM', path: ['recognition', 'fusionN'] });
-  });
+  // `when: () => true`: these checks run even when other keys failed, so a file gets every problem
+  // in one pass (zod skips refinements after an error by default). The value may then be partly
+  // invalid, so each check first looks at the types it needs.
+  .superRefine((raw, ctx) => crossFieldChecks(raw as unknown as Loose, ctx), { when: () => true });
+
+/** A parsed config seen without trusting the types: sections or keys may be missing or wrong. */
+type Loose = Record<string, any>;
+
+const isObj = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function crossFieldChecks(c: Loose, ctx: z.RefinementCtx): void {
+  const issue = (message: string, path: (string | number)[]) => ctx.addIssue({ code: 'custom', message, path });
+  const doors: Loose[] = Array.isArray(c.doors) ? c.doors.filter(isObj) : [];
+  const doorIndex = (d: Loose) => (c.doors as unknown[]).indexOf(d);
+  // A pin used twice would drive the relay and an LED (or read the button) on one wire.
+  const uses = new Map<number, string>();
+  const claim = (p: unknown, what: string, path: (string | number)[]) => {
+    if (typeof p !== 'number' || !Number.isInteger(p)) return;
+    const prev = uses.get(p);
+    if (prev) issue(`GPIO ${p} is used twice: ${prev} and ${what}`, path);
+    else uses.set(p, what);
+  };
+  for (const d of doors) claim(isObj(d.relay) ? d.relay.pin : undefined, `door ${String(d.name)} relay`, ['doors', doorIndex(d), 'relay', 'pin']);
+  const gpio = isObj(c.gpio) ? c.gpio : {};
+  const leds = isObj(gpio.leds) ? gpio.leds : {};
+  for (const led of ['ready', 'granted', 'denied', 'enrollment'] as const) claim(leds[led], `${led} LED`, ['gpio', 'leds', led]);
+  claim(isObj(gpio.button) ? gpio.button.pin : undefined, 'enrollment button', ['gpio', 'button', 'pin']);
+  const names = new Set<string>();
+  for (const d of doors) {
+    if (typeof d.name !== 'string') continue;
+    if (names.has(d.name)) issue(`door name "${d.name}" is used twice`, ['doors', doorIndex(d), 'name']);
+    names.add(d.name);
+  }
+  if (isObj(c.mqtt)) {
+    const m = c.mqtt;
+    const commands = isObj(m.commands) ? m.commands : {};
+    const tls = isObj(m.tls) ? m.tls : undefined;
+    const reconnect = isObj(m.reconnect) ? m.reconnect : {};
+    if (m.password !== undefined && m.passwordFile !== undefined) issue('set password or passwordFile, not both', ['mqtt', 'passwordFile']);
+    if (commands.hmacKey !== undefined && commands.hmacKeyFile !== undefined) issue('set hmacKey or hmacKeyFile, not both', ['mqtt', 'commands', 'hmacKeyFile']);
+    if (tls && (tls.cert === undefined) !== (tls.key === undefined)) issue('a client certificate needs both cert and key', ['mqtt', 'tls']);
+    if (tls && typeof m.url === 'string' && m.url.startsWith('mqtt://')) issue('tls is set but the url is mqtt://: use mqtts://', ['mqtt', 'url']);
+    if (typeof reconnect.initialMs === 'number' && typeof reconnect.maxMs === 'number' && reconnect.initialMs > reconnect.maxMs) issue('initialMs cannot exceed maxMs', ['mqtt', 'reconnect', 'initialMs']);
+  }
+  const recognition = isObj(c.recognition) ? c.recognition : {};
+  if (typeof recognition.fusionN === 'number' && typeof recognition.fusionM === 'number' && recognition.fusionN > recognition.fusionM) issue('fusionN cannot exceed fusionM', ['recognition', 'fusionN']);
+}
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type MqttConfigValues = NonNullable<Config['mqtt']>;

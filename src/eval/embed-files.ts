@@ -20,6 +20,8 @@ export interface EmbedFilesOptions {
   /** Applied to the aligned face crop of each file before embedding (e.g. --degrade presets). */
   cropTransform?: (crop: Mat, file: string) => Mat;
   progress?: boolean;
+  /** Called after each file (done or failed): progress lines where there is no terminal for the bar. */
+  onFile?: (file: string) => void;
 }
 
 export async function embedFiles(analyzer: FaceAnalyzer, files: string[], opts: EmbedFilesOptions = {}): Promise<Map<string, FileEmbedding>> {
@@ -38,6 +40,7 @@ export async function embedFiles(analyzer: FaceAnalyzer, files: string[], opts: 
       out.set(file, { file, faces: 0, error: errorReason(err) });
     }
     bar?.increment();
+    opts.onFile?.(file);
   }
   bar?.stop();
   return out;

@@ -1,7 +1,8 @@
 // Verification plots: ROC curves and genuine/impostor score histograms. The figure is first laid
 // out as a small scene of shapes in pixel units; an SVG writer and an OpenCV rasteriser then draw
 // the same scene, so the .svg and .png of one result cannot disagree.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { makeDirs } from '../util/make-dirs.js';
 import { dirname, extname } from 'node:path';
 import { cv, type Mat } from '../vision/opencv.js';
 
@@ -36,6 +37,11 @@ export interface VerificationPlotData {
   impostor: number[];
   title: string;
   thresholds?: { value: number; label: string }[];
+  /**
+   * The threshold the daemon decides with (matching.threshold): a solid line on the histograms and,
+   * on each ROC curve, the point that threshold gives (FAR/TAR of that curve's scores).
+   */
+  configured?: { value: number; label: string; points: { far: number; tar: number }[] };
 }
 
 // Okabe-Ito palette: distinguishable with the common colour-vision deficiencies and in greyscale.
@@ -43,6 +49,8 @@ export const ROC_COLOURS: readonly Rgb[] = [[0, 114, 178], [213, 94, 0], [204, 1
 export const GENUINE_COLOUR: Rgb = [0, 158, 115];
 export const IMPOSTOR_COLOUR: Rgb = [230, 159, 0];
 const INK: Rgb = [34, 34, 34];
+/** The configured threshold: solid, in Okabe-Ito vermillion's darker neighbour, unlike the dashed FAR thresholds. */
+const CONFIGURED_COLOUR: Rgb = [170, 51, 0];
 const MUTED: Rgb = [90, 90, 90];
 const GRID: Rgb = [222, 222, 222];
 const MINOR_GRID: Rgb = [240, 240, 240];
@@ -71,7 +79,7 @@ export function plotFormat(path: string): PlotFormat {
 export function writeVerificationPlot(path: string, data: VerificationPlotData): void {
   const format = plotFormat(path);
   const scene = verificationScene(data);
-  mkdirSync(dirname(path), { recursive: true });
+  makeDirs(dirname(path));
   if (format === 'svg') writeFileSync(path, renderSvg(scene));
   else cv.imwrite(path, rasterise(scene).cvtColor(cv.COLOR_RGB2BGR));
 }
@@ -144,6 +152,16 @@ export function farAxisMin(curves: VerificationPlotData['roc']): number {
   const positive = curves.flatMap((c) => c.far).filter((f) => f > 0 && Number.isFinite(f));
   if (positive.length === 0) return DEFAULT_MIN_FAR;
   return Math.min(DEFAULT_MIN_FAR, 10 ** Math.floor(Math.log10(Math.min(...positive))));
+}
+
+/**
+ * The TAR axis's lower end: a good ROC on 0..1 is a line along the top edge, so the axis starts a
+ * little below the lowest TAR any curve reaches on the FAR axis (in steps of 0.1; 0 at worst).
+ */
+export function tarAxisMin(curves: VerificationPlotData['roc']): number {
+  const tars = curves.flatMap((c) => rocPoints(c.far, c.tar).map(([, t]) => t));
+  if (tars.length === 0) return 0;
+  return Math.max(0, Math.min(0.9, Math.floor((Math.min(...tars) - 0.02) * 10) / 10));
 }
 
 /** Score axis: the data rounded out to 0.1, or -1..1 when there is no data. */
@@ -271,7 +289,7 @@ function legendShapes(entries: LegendEntry[], x: number, y: number): Shape[] {
 
 function rocGroups(data: VerificationPlotData, p: Panel): Scene['groups'] {
   const x: Axis = { lo: farAxisMin(data.roc), hi: 1, log: true, px0: p.left, px1: p.right };
-  const y: Axis = { lo: 0, hi: 1, log: false, px0: p.bottom, px1: p.top };
+  const y: Axis = { lo: tarAxisMin(data.roc), hi: 1, log: false, px0: p.bottom, px1: p.top };
   const curves: Shape[] = data.roc.map((c, i) => ({
     kind: 'polyline',
     points: dropRepeats(rocPoints(c.far, c.tar).map(([f, t]) => [toPx(x, f), toPx(y, t)])),
@@ -280,12 +298,21 @@ function rocGroups(data: VerificationPlotData, p: Panel): Scene['groups'] {
     title: c.label,
   }));
   const entries: LegendEntry[] = data.roc.map((c, i) => ({ label: c.label, colour: ROC_COLOURS[i % ROC_COLOURS.length]!, swatch: 'line' }));
+  // The configured threshold's point on each curve; a FAR of 0 (no impostor above it) sits on the axis's left end.
+  const marks: Shape[] = (data.configured?.points ?? []).flatMap((pt, i) => {
+    if (!Number.isFinite(pt.tar) || pt.tar < y.lo) return [];
+    const px = toPx(x, Math.max(x.lo, Math.min(1, pt.far)));
+    const py = toPx(y, pt.tar);
+    return [{ kind: 'rect', x: px - 4, y: py - 4, w: 8, h: 8, fill: ROC_COLOURS[i % ROC_COLOURS.length]!, opacity: 1, stroke: INK } satisfies Shape];
+  });
+  if (marks.length > 0) entries.push({ label: data.configured!.label, colour: INK, swatch: 'box' });
   // A useful ROC on a log FAR axis hugs the top of the panel, which leaves the lower right empty.
   const size = entries.length ? legendSize(entries) : undefined;
   const legend = size ? legendShapes(entries, p.right - INSET - size.w, p.bottom - INSET - size.h) : [];
   return [
-    { id: 'roc-axes', shapes: axesShapes(p, x, y, logTicks(x.lo, x.hi), linearTicks(0, 1), { title: 'ROC', x: 'FAR (false accept rate)', y: 'TAR (true accept rate)' }) },
+    { id: 'roc-axes', shapes: axesShapes(p, x, y, logTicks(x.lo, x.hi), linearTicks(y.lo, 1), { title: 'ROC', x: 'FAR (false accept rate)', y: 'TAR (true accept rate)' }) },
     { id: 'roc-curves', shapes: curves },
+    { id: 'roc-threshold', shapes: marks },
     { id: 'roc-legend', shapes: legend },
   ];
 }
@@ -293,8 +320,9 @@ function rocGroups(data: VerificationPlotData, p: Panel): Scene['groups'] {
 function histogramGroups(data: VerificationPlotData, p: Panel): Scene['groups'] {
   // A threshold no score reaches (e.g. for a FAR below 1 / impostors) has no place on the axis.
   const thresholds = (data.thresholds ?? []).filter((t) => Number.isFinite(t.value));
+  const configured = data.configured && Number.isFinite(data.configured.value) ? data.configured : undefined;
   // A threshold line on the frame would be lost, so each gets some room on either side.
-  const [lo, hi] = scoreRange([...data.genuine, ...data.impostor, ...thresholds.flatMap((t) => [t.value - 0.05, t.value + 0.05])]);
+  const [lo, hi] = scoreRange([...data.genuine, ...data.impostor, ...[...thresholds, ...(configured ? [configured] : [])].flatMap((t) => [t.value - 0.05, t.value + 0.05])]);
   const sets = [
     { name: 'impostor', values: data.impostor, colour: IMPOSTOR_COLOUR },
     { name: 'genuine', values: data.genuine, colour: GENUINE_COLOUR },
@@ -309,6 +337,7 @@ function histogramGroups(data: VerificationPlotData, p: Panel): Scene['groups'] 
   const entries: LegendEntry[] = [
     ...sets.map((s): LegendEntry => ({ label: `${s.name} (n=${s.values.length.toLocaleString('en-US')})`, colour: s.colour, swatch: 'box' })).reverse(),
     ...thresholds.map((t, i): LegendEntry => ({ label: t.label, colour: INK, swatch: 'line', dash: thresholdDash(i) })),
+    ...(configured ? [{ label: configured.label, colour: CONFIGURED_COLOUR, swatch: 'line' } satisfies LegendEntry] : []),
   ];
   const binPeaks = Array.from({ length: HISTOGRAM_BINS }, (_, i) => Math.max(0, ...densities.map((d) => d[i]!)));
   const { legendX, yMax } = placeLegend(entries, binPeaks.map((d, i) => ({ span: binPx(i), value: d })), p);
@@ -330,6 +359,10 @@ function histogramGroups(data: VerificationPlotData, p: Panel): Scene['groups'] 
     const px = toPx(x, t.value);
     return { kind: 'line', from: [px, p.top], to: [px, p.bottom], colour: INK, width: 1.5, dash: thresholdDash(i) };
   });
+  if (configured) {
+    const px = toPx(x, configured.value);
+    marks.push({ kind: 'line', from: [px, p.top], to: [px, p.bottom], colour: CONFIGURED_COLOUR, width: 2 });
+  }
 
   return [
     { id: 'histogram-axes', shapes: axesShapes(p, x, y, linearTicks(lo, hi, 6), linearTicks(y.lo, y.hi), { title: 'Score distributions', x: 'cosine similarity', y: 'density' }) },

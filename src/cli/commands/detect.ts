@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
-import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { DEFAULT_MODELS_DIR } from '../../paths.js';
-import { loadDetector, type PrecisionChoice } from '../../vision/face-pipeline.js';
+import { loadDetector } from '../../vision/face-pipeline.js';
+import { makeDirs } from '../../util/make-dirs.js';
 import { errorReason, loadImage } from '../../vision/image.js';
 import { cv, type Mat } from '../../vision/opencv.js';
 import type { DetectedFace } from '../../vision/mtcnn/detector.js';
 import { formatFaces } from '../../vision/describe-faces.js';
 import { info, printJson } from '../output.js';
-import { addPipelineOptions, pipelineOptionsFrom, type PipelineCliOptions } from './pipeline-options.js';
+import { addPipelineOptions, cliModels, type PipelineCliOptions } from './pipeline-options.js';
 
 interface DetectOptions extends PipelineCliOptions {
   draw?: string;
@@ -24,9 +23,11 @@ export function registerDetectCommand(program: Command): void {
       .option('--draw <dir>', 'write annotated copies into this folder')
       .option('--json', 'print JSON'),
   ).action(async (images: string[], o: DetectOptions) => {
-    const { detector, provider } = await loadDetector(pipelineOptionsFrom(o));
-    if (!o.json) info(`detector: MTCNN ${o.precision}, provider ${provider}`);
-    if (o.draw) mkdirSync(o.draw, { recursive: true });
+    // The output folder first: a folder that cannot be made fails before the models load.
+    if (o.draw) makeDirs(o.draw);
+    const { pipeline } = cliModels(o, { quiet: o.json === true });
+    const { detector, provider } = await loadDetector(pipeline);
+    if (!o.json) info(`detector: MTCNN ${pipeline.precision}, provider ${provider}`);
     const results: { file: string; width?: number; height?: number; faces?: DetectedFace[]; error?: string }[] = [];
     for (const file of images) {
       try {

@@ -19,7 +19,7 @@ import { loadDetector } from '../../vision/face-pipeline.js';
 import { errorReason, loadImage } from '../../vision/image.js';
 import type { MtcnnDetector } from '../../vision/mtcnn/detector.js';
 import { CliError, fmt, info, printJson } from '../output.js';
-import { addPipelineOptions, pipelineOptionsFrom, type PipelineCliOptions } from './pipeline-options.js';
+import { addPipelineOptions, cliModels, type PipelineCliOptions } from './pipeline-options.js';
 
 interface EvalDetectOptions extends PipelineCliOptions {
   boxes?: string;
@@ -69,9 +69,10 @@ export function registerEvalDetectCommand(program: Command): void {
     const truth = o.boxes ? readGroundTruth(o.boxes, o.root) : undefined;
     const negatives = o.negatives ? listImages(o.negatives) : undefined;
 
-    const { detector, provider } = await loadDetector(pipelineOptionsFrom(o));
-    if (!o.json) info(`detector: MTCNN ${o.precision}, provider ${provider}`);
-    const report: Record<string, unknown> = { detector: { precision: o.precision, provider, minSize: detector.options.minSize, thresholds: detector.options.thresholds } };
+    const { pipeline } = cliModels(o, { quiet: o.json === true });
+    const { detector, provider } = await loadDetector(pipeline);
+    if (!o.json) info(`detector: MTCNN ${pipeline.precision}, provider ${provider}`);
+    const report: Record<string, unknown> = { detector: { precision: pipeline.precision, provider, minSize: detector.options.minSize, thresholds: detector.options.thresholds } };
     let failed = false;
 
     if (truth) {

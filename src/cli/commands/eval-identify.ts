@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { configPathFrom, pipelineOptions } from '../../app/gallery-context.js';
-import { loadConfig } from '../../config/load.js';
+import { pipelineOptions } from '../../app/gallery-context.js';
+import { describeConfigSource, loadConfigFor } from '../../config/load.js';
 import { findModel, readManifest } from '../../models/manifest.js';
 import { defaultEmbedderId } from '../../vision/face-pipeline.js';
 import { loadAnalyzer } from '../../vision/load-analyzer.js';
@@ -10,6 +10,7 @@ import { embedFiles } from '../../eval/embed-files.js';
 import { evaluateIdentification, packGallery, type Probe } from '../../eval/identification.js';
 import type { Aggregation } from '../../matching/search-index.js';
 import { info, printJson } from '../output.js';
+import { progress } from '../progress.js';
 
 const IMAGES = new Set(['.jpg', '.jpeg', '.png', '.bmp', '.pgm', '.webp']);
 
@@ -37,7 +38,8 @@ export function registerEvalIdentifyCommand(program: Command): void {
       const k = Number(o.enroll);
       if (!(Number.isInteger(k) && k >= 1)) throw new Error(`--enroll must be a whole number >= 1, got ${o.enroll}`);
       if (!existsSync(o.identities)) throw new Error(`${o.identities}: no such folder`);
-      const loaded = loadConfig(configPathFrom(o.config));
+      const loaded = loadConfigFor(o.config);
+      info(describeConfigSource(loaded));
       const pipeline = pipelineOptions(loaded, info);
       const matching = loaded.config.matching;
       const threshold = o.threshold !== undefined ? Number(o.threshold) : matching.threshold;
@@ -49,7 +51,9 @@ export function registerEvalIdentifyCommand(program: Command): void {
       const { analyzer, description } = await loadAnalyzer(pipeline);
       const all = [...people.flatMap((p) => p.files), ...strangers.flatMap((p) => p.files)];
       info(`${description}; ${people.length} people with more than ${k} photos, ${strangers.length} strangers, ${all.length} photos`);
-      const emb = await embedFiles(analyzer, all, { progress: process.stderr.isTTY });
+      const bar = progress(all.length, { label: 'embedding', unit: 'images' });
+      const emb = await embedFiles(analyzer, all, { onFile: () => bar.tick() });
+      bar.stop();
       const enrolled = people.flatMap((p) => p.files.slice(0, k).filter((f) => emb.get(f)?.embedding).map((f) => ({ identity: p.name, embedding: emb.get(f)!.embedding! })));
       const probes: Probe[] = [
         ...people.flatMap((p) => p.files.slice(k).map((f) => ({ file: f, identity: p.name, e: emb.get(f)?.embedding }))),

@@ -6,7 +6,10 @@ import { readPairs, type Pair } from '../../eval/pairs.js';
 import { cosine, rocCurve, verificationMetrics, type VerificationMetrics } from '../../eval/verification.js';
 import { DEGRADE_PRESETS, degradeFor, degradePreset, describePresets } from '../../tuning/degrade.js';
 import { info, printJson } from '../output.js';
-import { addPipelineOptions, pipelineOptionsFrom, type PipelineCliOptions } from './pipeline-options.js';
+import { addPipelineOptions, cliModels, type PipelineCliOptions } from './pipeline-options.js';
+import { plotFormat, writeVerificationPlot } from '../../eval/plot.js';
+import { makeDirs } from '../../util/make-dirs.js';
+import { progress } from '../progress.js';
 
 interface EvalOptions extends PipelineCliOptions {
   pairs: string;
@@ -38,6 +41,11 @@ export function registerEvalCommand(program: Command): void {
       .option('--degrade-seed <n>', 'seed of the degradation noise (tune --seed degrades the same photo identically)', '1')
       .option('--json', 'print JSON'),
   ).action(async (o: EvalOptions) => {
+    // Everything that can be refused is refused before minutes of embedding: the plot's file type first.
+    if (o.plot) {
+      plotFormat(o.plot);
+      makeDirs(dirname(o.plot));
+    }
     const pairs = readPairs(o.pairs);
     if (o.by && !(o.by in (pairs[0]?.columns ?? {}))) throw new Error(`--by ${o.by}: no such column in ${o.pairs}`);
     const root = o.root ?? dirname(o.pairs);
@@ -46,12 +54,16 @@ export function registerEvalCommand(program: Command): void {
     const preset = o.degrade ? degradePreset(o.degrade) : undefined;
     const degradeSeed = Number(o.degradeSeed);
     if (!Number.isInteger(degradeSeed) || degradeSeed < 0) throw new Error(`--degrade-seed must be a whole number, got "${o.degradeSeed}"`);
-    const { analyzer, description } = await loadAnalyzer(pipelineOptionsFrom(o));
+    const { loaded, pipeline } = cliModels(o);
+    const configuredThreshold = loaded.config.matching.threshold;
+    const { analyzer, description } = await loadAnalyzer(pipeline);
     info(`${description}; ${pairs.length} pairs over ${files.length} images${preset ? `; faces degraded: ${preset.name}` : ''}`);
+    const bar = progress(files.length, { label: 'embedding', unit: 'images' });
     const embeddings = await embedFiles(analyzer, files, {
-      progress: process.stderr.isTTY,
+      onFile: () => bar.tick(),
       ...(preset ? { cropTransform: (crop, file) => degradeFor(preset, degradeSeed, file)(crop) } : {}),
     });
+    bar.stop();
 
     const score = (p: Pair) => {
       const a = embeddings.get(resolve(p.fileA))?.embedding;
@@ -74,7 +86,6 @@ export function registerEvalCommand(program: Command): void {
     const failures = files.filter((f) => embeddings.get(f)?.error).map((f) => ({ file: f, error: embeddings.get(f)!.error! }));
 
     if (o.plot) {
-      const { writeVerificationPlot } = await import('../../eval/plot.js');
       const curves = [all, ...subsets].map((r) => {
         const pts = rocCurve(r.scores.genuine, r.scores.impostor);
         return { far: pts.map((p) => p.far), tar: pts.map((p) => p.tar), label: r.subset };
@@ -85,6 +96,11 @@ export function registerEvalCommand(program: Command): void {
         impostor: all.scores.impostor,
         title: `${o.pairs}: ${description}${preset ? ` (${preset.name})` : ''}`,
         thresholds: all.atFar.map((a) => ({ value: a.threshold, label: `FAR ${a.target}` })),
+        configured: {
+          value: configuredThreshold,
+          label: `matching.threshold ${configuredThreshold}`,
+          points: [all, ...subsets].map((r) => operatingPoint(r.scores.genuine, r.scores.impostor, configuredThreshold)),
+        },
       });
       info(`plot written to ${o.plot}`);
     }
@@ -100,6 +116,12 @@ export function registerEvalCommand(program: Command): void {
       }
     }
   });
+}
+
+/** FAR and TAR of a threshold (accept when score > threshold, as the daemon does). */
+export function operatingPoint(genuine: number[], impostor: number[], threshold: number): { far: number; tar: number } {
+  const above = (xs: number[]) => (xs.length ? xs.filter((x) => x > threshold).length / xs.length : NaN);
+  return { far: above(impostor), tar: above(genuine) };
 }
 
 function printReport(r: SubsetReport): void {

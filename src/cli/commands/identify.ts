@@ -10,7 +10,11 @@ import { embedFiles } from '../../eval/embed-files.js';
 import { readPairs } from '../../eval/pairs.js';
 import { cosine, tarAtFar } from '../../eval/verification.js';
 import { loadAnalyzer } from '../../vision/load-analyzer.js';
-import { info, printJson } from '../output.js';
+import { qualityProblems, type QualityGate } from '../../gallery/enrollment.js';
+import type { FaceQuality } from '../../vision/quality.js';
+import { CliError, info, printJson } from '../output.js';
+import { progress } from '../progress.js';
+import { addPipelineOptions, applyPipelineFlags, type PipelineCliOptions } from './pipeline-options.js';
 
 const REASON_TEXT: Record<Identification['reason'], string> = {
   matched: 'matched',
@@ -29,43 +33,77 @@ export function describeIdentification(id: Identification, threshold: number): s
   return `unknown (${REASON_TEXT[id.reason]}: ${detail})`;
 }
 
+/** A face the daemon's quality gate turns away: identifying it would claim a match the door never makes. */
+export function describeRejection(problems: string[]): string {
+  return `rejected: quality (${problems.join('; ')})`;
+}
+
+export interface FaceVerdict {
+  box: [number, number, number, number];
+  detectorScore: number;
+  quality: FaceQuality;
+  /** Set when the quality gate refused the face; no identity is looked up then. */
+  rejected?: { reason: 'quality'; problems: string[] };
+  identity?: Identification;
+}
+
+/** The gate first, exactly as the recognition loop applies it; only a face that passes is identified. */
+export async function judgeFace(face: { box: [number, number, number, number]; score: number; quality: FaceQuality; embedding?: Float32Array }, gate: QualityGate | null, identify: (e: Float32Array) => Promise<Identification>): Promise<FaceVerdict> {
+  const base = { box: face.box, detectorScore: face.score, quality: face.quality };
+  const problems = gate ? qualityProblems(face.quality, gate) : [];
+  if (problems.length > 0) return { ...base, rejected: { reason: 'quality', problems } };
+  return { ...base, identity: await identify(face.embedding!) };
+}
+
+interface IdentifyOptions extends PipelineCliOptions {
+  json?: boolean;
+  qualityGate: boolean;
+}
+
 export function registerIdentifyCommands(program: Command): void {
-  program
-    .command('identify')
-    .description('1:N open-set identification of every face: best person or unknown, with score, margin and reason')
-    .argument('<images...>', 'image files')
-    .option('--config <file>', 'config file (default ./facegate.yaml)')
-    .option('--json', 'print JSON')
-    .action(async (images: string[], o: { config?: string; json?: boolean }) => {
-      const ctx = openGalleryContext(o.config, info);
-      try {
-        const analyzer = await analyzerFor(ctx);
-        const matrix = ctx.store.matrixFor(ctx.model);
-        const index = new SearchIndex(matrix, ctx.store.negativesMatrixFor(ctx.model), await rowScorerFor(matrix.vectors, matrix.dim));
-        if (index.size === 0 && !o.json) info(`no templates of model ${ctx.model.id} in the gallery: every face will be unknown`);
-        const results: unknown[] = [];
-        for (const file of images) {
-          try {
-            const img = loadImage(file);
-            const a = await analyzer.analyze(img.mat, 'all');
-            const faces = [];
-            for (const f of a.faces) faces.push({ box: f.box, detectorScore: f.score, quality: f.quality, identity: await index.identify(f.embedding!, ctx.model.sha256, ctx.policy) });
-            results.push({ file, faces });
-            if (!o.json) {
-              console.log(`${file}: ${faces.length} face${faces.length === 1 ? '' : 's'}`);
-              faces.forEach((f, i) => console.log(`  #${i + 1} ${describeIdentification(f.identity, ctx.policy.threshold)}  box [${f.box.map((v) => v.toFixed(0)).join(', ')}]`));
-            }
-          } catch (err) {
-            results.push({ file, error: errorReason(err) });
-            if (!o.json) console.log(`${file}: error: ${errorReason(err)}`);
-            process.exitCode = 1;
-          }
-        }
-        if (o.json) printJson({ model: ctx.model, policy: ctx.policy, results });
-      } finally {
-        ctx.close();
+  addPipelineOptions(
+    program
+      .command('identify')
+      .description("1:N open-set identification of every face, as the daemon decides: the quality gate first (rejected: quality), then best person or unknown, with score, margin and reason")
+      .argument('<images...>', 'image files')
+      .option('--no-quality-gate', 'identify faces the quality gate would reject (the door would not: for looking at photos only)')
+      .option('--json', 'print JSON'),
+  ).action(async (images: string[], o: IdentifyOptions) => {
+    const ctx = openGalleryContext(o.config, info, { mode: 'read', pipeline: (base) => applyPipelineFlags(base, o) });
+    try {
+      const matrix = ctx.store.matrixFor(ctx.model);
+      if (matrix.personIds.length === 0) {
+        const others = ctx.store.modelsInUse().filter((m) => m.modelSha !== ctx.model.sha256);
+        const why = others.length > 0 ? `its ${others.reduce((n, m) => n + m.templates, 0)} templates were made by ${others.map((m) => m.modelId).join(', ')}, not the configured ${ctx.model.id} (facegate gallery list)` : 'it is empty: enroll people first (facegate enroll NAME PHOTO...)';
+        throw new CliError(`gallery ${ctx.store.path} has no templates of model ${ctx.model.id}: ${why}; every face would be unknown`);
       }
-    });
+      const analyzer = await analyzerFor(ctx);
+      const index = new SearchIndex(matrix, ctx.store.negativesMatrixFor(ctx.model), await rowScorerFor(matrix.vectors, matrix.dim));
+      const gate = o.qualityGate ? ctx.settings.gate : null;
+      if (!gate && !o.json) info('quality gate off (--no-quality-gate): the door would reject some of these faces');
+      const results: unknown[] = [];
+      for (const file of images) {
+        try {
+          const img = loadImage(file);
+          const a = await analyzer.analyze(img.mat, 'all');
+          const faces: FaceVerdict[] = [];
+          for (const f of a.faces) faces.push(await judgeFace(f, gate, (e) => index.identify(e, ctx.model.sha256, ctx.policy)));
+          results.push({ file, faces });
+          if (!o.json) {
+            console.log(`${file}: ${faces.length} face${faces.length === 1 ? '' : 's'}`);
+            faces.forEach((f, i) => console.log(`  #${i + 1} ${f.rejected ? describeRejection(f.rejected.problems) : describeIdentification(f.identity!, ctx.policy.threshold)}  box [${f.box.map((v) => v.toFixed(0)).join(', ')}]`));
+          }
+        } catch (err) {
+          results.push({ file, error: errorReason(err) });
+          if (!o.json) console.log(`${file}: error: ${errorReason(err)}`);
+          process.exitCode = 1;
+        }
+      }
+      if (o.json) printJson({ config: ctx.loaded.path, gallery: ctx.store.path, model: ctx.model, policy: ctx.policy, qualityGate: gate, results });
+    } finally {
+      ctx.close();
+    }
+  });
 
   program
     .command('calibrate')
@@ -90,7 +128,10 @@ export function registerIdentifyCommands(program: Command): void {
       const resolve = (f: string) => (isAbsolute(f) ? f : join(root, f));
       const { analyzer, description } = await loadAnalyzer(pipeline);
       info(`${description}; ${pairs.length} pairs`);
-      const emb = await embedFiles(analyzer, [...new Set(pairs.flatMap((p) => [resolve(p.fileA), resolve(p.fileB)]))], { progress: process.stderr.isTTY });
+      const files = [...new Set(pairs.flatMap((p) => [resolve(p.fileA), resolve(p.fileB)]))];
+      const bar = progress(files.length, { label: 'embedding', unit: 'images' });
+      const emb = await embedFiles(analyzer, files, { onFile: () => bar.tick() });
+      bar.stop();
       const genuine: number[] = [];
       const impostor: number[] = [];
       for (const p of pairs) {

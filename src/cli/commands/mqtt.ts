@@ -3,17 +3,18 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import mqtt, { type MqttClient } from 'mqtt';
-import { configPathFrom } from '../../app/gallery-context.js';
-import { loadConfig } from '../../config/load.js';
+import { describeConfigSource, loadConfigFor } from '../../config/load.js';
 import { COMMAND_NAMES, contractJsonSchema, topicsFor } from '../../mqtt/contract.js';
 import { discoveryFilter } from '../../mqtt/home-assistant.js';
 import { signRequest } from '../../mqtt/signing.js';
 import { deviceIdFromHostname, hmacKeyFrom, resolveMqttSettings, type MqttSettings } from '../../mqtt/settings.js';
 import { CliError, info, printJson } from '../output.js';
+import { secondsOption } from '../units.js';
 
 function settingsFrom(configOption: string | undefined): MqttSettings {
-  const loaded = loadConfig(configPathFrom(configOption));
-  if (!loaded.config.mqtt) throw new CliError(`${loaded.path ?? 'the built-in defaults'}: no mqtt: section (facegate config docs lists its options)`);
+  const loaded = loadConfigFor(configOption);
+  if (!loaded.config.mqtt) throw new CliError(`${describeConfigSource(loaded)}: no mqtt: section (facegate config docs lists its options)`);
+  info(describeConfigSource(loaded));
   return resolveMqttSettings(loaded, loaded.config.mqtt);
 }
 
@@ -76,9 +77,10 @@ export function registerMqttCommands(program: Command): void {
     .description('sign a request with the config\'s key, send it to the daemon and print the response (exit code 1 on an error response)')
     .argument('<command>')
     .argument('[json]', 'parameters as a JSON object')
-    .option('--config <file>', 'config file (default ./facegate.yaml)')
-    .option('--timeout <seconds>', 'wait this long for the response', '10')
+    .option('--config <file>', 'config file (default: $FACEGATE_CONFIG, ./facegate.yaml, /etc/facegate/facegate.yaml)')
+    .option('--timeout <seconds>', 'wait this long for the response, in seconds', '10')
     .action(async (command: string, json: string | undefined, o: { config?: string; timeout: string }) => {
+      const timeoutMs = secondsOption('--timeout', o.timeout) * 1000;
       const s = settingsFrom(o.config);
       if (!s.commands.key) throw new CliError('no HMAC key in the config (mqtt.commands.hmacKeyFile): requests are signed');
       const request = signed(command, json, s.commands.key, s.device);
@@ -94,7 +96,7 @@ export function registerMqttCommands(program: Command): void {
         );
         await client.publishAsync(topics.request(command), JSON.stringify(request), { qos: 1 });
         let timer: NodeJS.Timeout | undefined;
-        const r = await Promise.race([response, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new CliError(`no response on ${topics.response(command)} within ${o.timeout} s: is the daemon running and connected?`)), Number(o.timeout) * 1000)))]).finally(() => clearTimeout(timer));
+        const r = await Promise.race([response, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new CliError(`no response on ${topics.response(command)} within ${o.timeout} s: is the daemon running and connected?`)), timeoutMs)))]).finally(() => clearTimeout(timer));
         printJson(r);
         if (r.status !== 'ok') process.exitCode = 1;
       } finally {
@@ -111,9 +113,10 @@ export function registerMqttCommands(program: Command): void {
     .command('discovery')
     .description('Home Assistant discovery: --remove deletes every entity this device announced (the daemon re-announces them on its next connect unless mqtt.homeAssistant.enabled is false)')
     .requiredOption('--remove', 'remove the entities')
-    .option('--config <file>', 'config file (default ./facegate.yaml)')
-    .option('--wait <ms>', 'how long to collect the retained configs', '1500')
+    .option('--config <file>', 'config file (default: $FACEGATE_CONFIG, ./facegate.yaml, /etc/facegate/facegate.yaml)')
+    .option('--wait <seconds>', 'how long to collect the retained configs, in seconds', '1.5')
     .action(async (o: { config?: string; wait: string }) => {
+      const waitMs = secondsOption('--wait', o.wait) * 1000;
       const s = settingsFrom(o.config);
       const client = await connect(s);
       const removed: string[] = [];
@@ -124,7 +127,7 @@ export function registerMqttCommands(program: Command): void {
           client.publish(topic, '', { qos: 1, retain: true });
         });
         await client.subscribeAsync(discoveryFilter(s.homeAssistant.prefix, s.device), { qos: 1 });
-        await new Promise((r) => setTimeout(r, Number(o.wait)));
+        await new Promise((r) => setTimeout(r, waitMs));
       } finally {
         await client.endAsync();
       }

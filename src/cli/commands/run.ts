@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { constants } from 'node:os';
-import { configPathFrom } from '../../app/gallery-context.js';
-import { loadConfig } from '../../config/load.js';
+import { describeConfigSource, loadConfigFor } from '../../config/load.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { createLogger } from '../../daemon/logger.js';
 
@@ -20,11 +19,12 @@ export function registerRunCommand(program: Command): void {
   program
     .command('run')
     .description('the daemon: camera -> recognition -> door relays, with button enrollment, health endpoint and systemd notify')
-    .option('--config <file>', 'config file (default ./facegate.yaml)')
+    .option('--config <file>', 'config file (default: $FACEGATE_CONFIG, ./facegate.yaml, /etc/facegate/facegate.yaml)')
     .action(async (o: { config?: string }) => {
       // A bad config is one clear error before any hardware is touched: the relay is never energised.
-      const loaded = loadConfig(configPathFrom(o.config));
+      const loaded = loadConfigFor(o.config);
       const log = createLogger(loaded.config.logging);
+      log.info(describeConfigSource(loaded));
       const daemon = new Daemon(loaded, { log });
       let ending = false;
       const end = (why: string, code: number) => {
