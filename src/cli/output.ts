@@ -40,6 +40,15 @@ export function reportError(err: unknown, opts: { json: boolean; alreadyShown?: 
   return exitCode || 1;
 }
 
+/** Runs a read of `path`; a raw errno error from it comes back as a sentence naming the path. */
+export function onFile<T>(path: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    throw explainFsError(err, path);
+  }
+}
+
 export function fmt(n: number, digits = 2): string {
   return n.toFixed(digits);
 }

@@ -45,5 +45,7 @@ export function explainFsError(err: unknown, path?: string): Error {
     const p = e.path ?? where;
     return new FileProblem(REASONS[e.code]!(p), p, e.code);
   }
+  // Some calls (readFileSync on a folder) report no path: say at least what it means.
+  if (e.code === 'EISDIR') return new FileProblem(`a folder was given where a file was expected (${e.message})`, '', e.code);
   return err;
 }

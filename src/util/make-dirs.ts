@@ -15,7 +15,13 @@ export function makeDirs(path: string): void {
   const missing: string[] = [];
   let dir = target;
   for (;;) {
-    const st = statSync(dir, { throwIfNoEntry: false });
+    let st;
+    try {
+      st = statSync(dir, { throwIfNoEntry: false });
+    } catch (err) {
+      // ENOTDIR: some level above is a file; the walk up finds and names it.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTDIR') throw err;
+    }
     if (st) {
       if (!st.isDirectory()) throw new FileProblem(`${dir} is a file, so the folder ${path} cannot be made`, dir, 'ENOTDIR');
       break;

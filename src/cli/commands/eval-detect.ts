@@ -18,7 +18,7 @@ import {
 import { loadDetector } from '../../vision/face-pipeline.js';
 import { errorReason, loadImage } from '../../vision/image.js';
 import type { MtcnnDetector } from '../../vision/mtcnn/detector.js';
-import { CliError, fmt, info, printJson } from '../output.js';
+import { CliError, fmt, info, onFile, printJson } from '../output.js';
 import { addPipelineOptions, cliModels, type PipelineCliOptions } from './pipeline-options.js';
 
 interface EvalDetectOptions extends PipelineCliOptions {
@@ -66,7 +66,7 @@ export function registerEvalDetectCommand(program: Command): void {
     if (!o.boxes && !o.negatives) throw new CliError('give --boxes FILE, --negatives DIR, or both');
     const rule = matchRuleFrom(o);
     // Read the inputs before loading models, so a typo fails at once.
-    const truth = o.boxes ? readGroundTruth(o.boxes, o.root) : undefined;
+    const truth = o.boxes ? onFile(o.boxes, () => readGroundTruth(o.boxes!, o.root)) : undefined;
     const negatives = o.negatives ? listImages(o.negatives) : undefined;
 
     const { pipeline } = cliModels(o, { quiet: o.json === true });

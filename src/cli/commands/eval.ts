@@ -5,7 +5,7 @@ import { embedFiles } from '../../eval/embed-files.js';
 import { readPairs, type Pair } from '../../eval/pairs.js';
 import { cosine, rocCurve, verificationMetrics, type VerificationMetrics } from '../../eval/verification.js';
 import { DEGRADE_PRESETS, degradeFor, degradePreset, describePresets } from '../../tuning/degrade.js';
-import { info, printJson } from '../output.js';
+import { info, onFile, printJson } from '../output.js';
 import { addPipelineOptions, cliModels, type PipelineCliOptions } from './pipeline-options.js';
 import { plotFormat, writeVerificationPlot } from '../../eval/plot.js';
 import { makeDirs } from '../../util/make-dirs.js';
@@ -46,7 +46,7 @@ export function registerEvalCommand(program: Command): void {
       plotFormat(o.plot);
       makeDirs(dirname(o.plot));
     }
-    const pairs = readPairs(o.pairs);
+    const pairs = onFile(o.pairs, () => readPairs(o.pairs));
     if (o.by && !(o.by in (pairs[0]?.columns ?? {}))) throw new Error(`--by ${o.by}: no such column in ${o.pairs}`);
     const root = o.root ?? dirname(o.pairs);
     const resolve = (f: string) => (isAbsolute(f) ? f : join(root, f));

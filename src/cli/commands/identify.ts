@@ -12,7 +12,7 @@ import { cosine, tarAtFar } from '../../eval/verification.js';
 import { loadAnalyzer } from '../../vision/load-analyzer.js';
 import { qualityProblems, type QualityGate } from '../../gallery/enrollment.js';
 import type { FaceQuality } from '../../vision/quality.js';
-import { CliError, info, printJson } from '../output.js';
+import { CliError, info, onFile, printJson } from '../output.js';
 import { progress } from '../progress.js';
 import { addPipelineOptions, applyPipelineFlags, type PipelineCliOptions } from './pipeline-options.js';
 
@@ -123,7 +123,7 @@ export function registerIdentifyCommands(program: Command): void {
       const target = far / people;
       const configPath = configPathFrom(o.config) ?? DEFAULT_CONFIG_FILE;
       const pipeline = pipelineOptions(loadConfig(existsSync(configPath) ? configPath : undefined), info);
-      const pairs = readPairs(o.pairs);
+      const pairs = onFile(o.pairs, () => readPairs(o.pairs));
       const root = o.root ?? dirname(o.pairs);
       const resolve = (f: string) => (isAbsolute(f) ? f : join(root, f));
       const { analyzer, description } = await loadAnalyzer(pipeline);

@@ -8,7 +8,7 @@ import { COMMAND_NAMES, contractJsonSchema, topicsFor } from '../../mqtt/contrac
 import { discoveryFilter } from '../../mqtt/home-assistant.js';
 import { signRequest } from '../../mqtt/signing.js';
 import { deviceIdFromHostname, hmacKeyFrom, resolveMqttSettings, type MqttSettings } from '../../mqtt/settings.js';
-import { CliError, info, printJson } from '../output.js';
+import { CliError, info, onFile, printJson } from '../output.js';
 import { secondsOption } from '../units.js';
 
 function settingsFrom(configOption: string | undefined): MqttSettings {
@@ -62,7 +62,7 @@ export function registerMqttCommands(program: Command): void {
     .action((command: string, json: string | undefined, o: { config?: string; keyFile?: string; device?: string }) => {
       let key: Buffer;
       let device = o.device;
-      if (o.keyFile) key = hmacKeyFrom(readFileSync(o.keyFile, 'utf8').trim(), o.keyFile);
+      if (o.keyFile) key = hmacKeyFrom(onFile(o.keyFile, () => readFileSync(o.keyFile!, 'utf8')).trim(), o.keyFile);
       else {
         const s = settingsFrom(o.config);
         if (!s.commands.key) throw new CliError('no HMAC key: pass --key-file or set mqtt.commands.hmacKeyFile in the config');
