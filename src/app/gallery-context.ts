@@ -62,7 +62,7 @@ export interface GalleryContextOptions {
 /** Why a gallery file cannot be used as it is, or null when it can be opened (or created). */
 export function galleryProblem(loaded: LoadedConfig, galleryPath: string, mode: 'read' | 'write', exists: (p: string) => boolean = existsSync): string | null {
   if (exists(galleryPath)) return statSync(galleryPath).isDirectory() ? `${galleryPath} is a folder, expected the gallery file (gallery.path)` : null;
-  const where = loaded.path ? `gallery.path in ${loaded.path}` : `the built-in default; ${loaded.foundBy ?? 'no config file'}`;
+  const where = loaded.path ? `gallery.path in ${loaded.path}` : (loaded.foundBy ?? 'built-in defaults: no config file');
   if (mode === 'read') return `no gallery at ${galleryPath} (${where}): enroll people first (facegate enroll NAME PHOTO...), or pass the daemon's config (--config /etc/facegate/facegate.yaml)`;
   if (!loaded.path) return `no gallery at ${galleryPath} and no config file says where it belongs (${where}): pass --config FILE (the daemon's is /etc/facegate/facegate.yaml), set $FACEGATE_CONFIG, or create ./${LOCAL_CONFIG_FILE} with gallery.path`;
   return null;
