@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs facegate as a systemd service on this device, from this checkout. Idempotent: a second run
 # upgrades to the checkout's code and restarts the service, and never overwrites the configuration.
-#   sudo deploy/install.sh                      install or upgrade, enable and (re)start
-#   sudo deploy/install.sh --uninstall          remove service, user and /opt/facegate; keep config and gallery
+#   sudo deploy/install.sh                      install or upgrade; starts the service once the config is edited and checks out
+#   sudo deploy/install.sh --uninstall          remove service, user, /opt/facegate, the facegate command; keep config and gallery
 #   sudo deploy/install.sh --uninstall --purge  also delete /etc/facegate and /var/lib/facegate (the gallery)
 set -euo pipefail
 # The service user must be able to read what root builds here (node_modules, models), whatever root's umask.
@@ -14,6 +14,8 @@ readonly CONF=$CONF_DIR/facegate.yaml
 readonly STATE_DIR=/var/lib/facegate
 readonly UNIT=/etc/systemd/system/facegate.service
 readonly UDEV_RULE=/etc/udev/rules.d/60-facegate-gpio.rules
+# The `facegate` command: runs the CLI as the service user with the service's config.
+readonly WRAPPER=/usr/local/bin/facegate
 readonly SERVICE_USER=facegate
 # The unit's ExecStart names this path: a service must not depend on root's or a user's PATH.
 readonly NODE=/usr/bin/node
@@ -53,6 +55,10 @@ if (( uninstall )); then
     systemctl daemon-reload
     systemctl reset-failed facegate 2>/dev/null || true
   fi
+  # Only our own wrapper: a `facegate` someone else put there stays.
+  if [[ -f $WRAPPER ]] && grep -q "Installed by facegate's deploy/install.sh" "$WRAPPER"; then
+    rm -f "$WRAPPER"
+  fi
   if [[ -f $UDEV_RULE ]]; then
     rm -f "$UDEV_RULE"
     udevadm control --reload-rules || true
@@ -83,7 +89,11 @@ fi
 # --- install --------------------------------------------------------------------------------
 case $src/ in "$PREFIX"/?*) die "run it from a checkout outside $PREFIX, or from $PREFIX itself" ;; esac
 case $PREFIX/ in "$src"/?*) die "the checkout $src contains $PREFIX: run it from a checkout elsewhere" ;; esac
-[[ -x $NODE ]] || die "$NODE not found (node here: $(command -v node || echo none)). The service runs $NODE: install Node.js 20 or newer as a system package (Debian's nodejs, or NodeSource), or link it: ln -s \"\$(command -v node)\" $NODE"
+# shellcheck source=deploy/require.sh
+source "$src/deploy/require.sh"
+require_64bit || die "stopped: 64-bit system required (see above)"
+# The unit runs $NODE, not whatever node is first on root's PATH.
+require_node20 "$NODE" || die "stopped: the service runs $NODE, which must be Node.js 20 or newer (see above)"
 
 say "system user and groups"
 getent group video >/dev/null || groupadd --system video
@@ -145,25 +155,87 @@ chmod 0640 "$CONF"
 install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE_DIR"
 chown -R "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR"
 
+say "installing $WRAPPER (the facegate command, run as user $SERVICE_USER)"
+# Unquoted heredoc: $SERVICE_USER, $CONF, $NODE and $PREFIX are filled in now; \$ stays for the wrapper.
+cat >"$WRAPPER.tmp" <<WRAPPER_EOF
+#!/bin/sh
+# Installed by facegate's deploy/install.sh: the facegate command line, run as the service user
+# $SERVICE_USER with the service's config, so files it writes (gallery, exports) stay the service's
+# and it reads the same gallery as the daemon. Another config: facegate --config FILE ..., or
+# FACEGATE_CONFIG=FILE facegate ... (the file must be readable by $SERVICE_USER).
+config="\${FACEGATE_CONFIG:-$CONF}"
+set -- env FACEGATE_CONFIG="\$config" ORT_DISABLE_TELEMETRY=1 OPENCV4NODEJS_DISABLE_AUTOBUILD=1 \\
+  OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING=1 $NODE $PREFIX/bin/facegate.js "\$@"
+if [ "\$(id -un)" = $SERVICE_USER ]; then exec "\$@"; fi
+exec sudo -u $SERVICE_USER "\$@"
+WRAPPER_EOF
+install -m 0755 -o root -g root "$WRAPPER.tmp" "$WRAPPER"
+rm -f "$WRAPPER.tmp"
+
 say "installing $UNIT"
 install -m 0644 "$PREFIX/systemd/facegate.service" "$UNIT"
 systemctl daemon-reload
+
+# The example config names /dev/video0 and GPIO 17, which a given board may not have: the service
+# starts only once the config was edited and `facegate config check` passes. Problems of the camera
+# alone do not stop it: the daemon then runs degraded (/readyz not ready) and logs why.
+as_service() {
+  runuser -u "$SERVICE_USER" -- env ORT_DISABLE_TELEMETRY=1 OPENCV4NODEJS_DISABLE_AUTOBUILD=1 \
+    OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING=1 "$NODE" "$PREFIX/bin/facegate.js" "$@"
+}
+next_steps() {
+  echo "  1. edit $CONF: camera (type, device), doors (relay pin), gpio (LEDs, button), mqtt"
+  echo "  2. check it as the service will see it:   facegate config check"
+  echo "  3. start it now and at every boot:         sudo systemctl enable --now facegate"
+}
+# Prints the problems of a `config check --json` answer; succeeds when all of them are the camera's.
+only_camera_problems() {
+  "$NODE" -e '
+    const r = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const problems = r.problems ?? [];
+    for (const p of problems) console.error("  " + p.text);
+    if (r.error) console.error("  " + r.error.message);
+    process.exit(problems.length > 0 && problems.every((p) => p.area === "camera") ? 0 : 1);'
+}
 was_active=0
 systemctl is-active --quiet facegate && was_active=1
-say "starting facegate (returns once models are loaded and the camera streams)"
-if ! systemctl enable --now facegate || { (( was_active )) && ! systemctl restart facegate; }; then
-  echo "install: facegate did not start. Its log:" >&2
-  journalctl -u facegate -n 30 --no-pager >&2 || true
-  die "fix the cause (often the camera or a GPIO pin in $CONF), then: systemctl restart facegate"
+start=0
+if cmp -s "$CONF" "$PREFIX/deploy/facegate.example.yaml"; then
+  say "$CONF is still the example, so facegate is installed but not started. Next:"
+  next_steps
+  if (( was_active )); then systemctl stop facegate; fi
+else
+  say "checking $CONF (facegate config check, as user $SERVICE_USER)"
+  if check_json=$(as_service config check "$CONF" --json); then
+    start=1
+  elif printf '%s\n' "$check_json" | only_camera_problems; then
+    start=1
+    say "starting anyway: only the camera is missing, so facegate runs degraded (not ready) until it is there"
+  else
+    say "not started: fix the problems above in $CONF, then:"
+    next_steps
+    if (( was_active )); then systemctl stop facegate; fi
+  fi
+fi
+if (( start )); then
+  say "starting facegate (returns once the models are loaded)"
+  systemctl enable --quiet facegate
+  if (( was_active )); then systemctl restart facegate || true; else systemctl start facegate || true; fi
+  if ! systemctl is-active --quiet facegate; then
+    echo "install: facegate did not start. Its log:" >&2
+    journalctl -u facegate -n 30 --no-pager >&2 || true
+    die "fix the cause in $CONF (facegate config check lists the problems), then: sudo systemctl restart facegate"
+  fi
 fi
 
 cat <<EOF
 
-facegate is installed and running ($(systemctl is-active facegate)).
+facegate is installed ($(systemctl is-active facegate || true)).
+  command line:        facegate --help    (runs as user $SERVICE_USER with $CONF)
   follow the log:      journalctl -u facegate -f
+  warnings, errors:    journalctl -u facegate -p warning
   service state:       systemctl status facegate
   health and metrics:  curl -s http://127.0.0.1:9464/readyz    (port: health.port in $CONF)
-  configuration:       $CONF (then: systemctl restart facegate)
-  gallery commands run as the service user, so the files stay its own:
-    sudo -u $SERVICE_USER $NODE $PREFIX/bin/facegate.js gallery --help --config $CONF
+  update:              cd $src && git pull && sudo deploy/install.sh
+  uninstall:           sudo $src/deploy/install.sh --uninstall    (keeps $CONF_DIR and $STATE_DIR; add --purge to delete them)
 EOF

@@ -9,16 +9,11 @@ cd "$(dirname "$0")/.."
 want_test=0
 [[ "${1:-}" == "--test" ]] && want_test=1
 
-# --- Node.js ------------------------------------------------------------------------------
-if ! command -v node >/dev/null; then
-  echo "setup: Node.js 20 or newer is required (https://nodejs.org or your distribution's nodejs package)" >&2
-  exit 1
-fi
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-if (( node_major < 20 )); then
-  echo "setup: Node.js $(node --version) is too old: facegate needs 20 or newer" >&2
-  exit 1
-fi
+# --- 64-bit system, Node.js 20+ ----------------------------------------------------------
+# shellcheck source=deploy/require.sh
+source deploy/require.sh
+require_64bit || exit 1
+require_node20 "$(command -v node || true)" || { echo "setup: stopped (see above)" >&2; exit 1; }
 
 # --- Debian packages ------------------------------------------------------------------------
 pkgs=(build-essential python3 pkg-config libopencv-dev libsystemd-dev libgpiod-dev)
