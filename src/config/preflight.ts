@@ -166,7 +166,7 @@ function checkCamera(loaded: LoadedConfig, fs: PreflightFs, add: Add): void {
   if (cam.type === 'v4l2') {
     const device = typeof cam.device === 'number' ? `/dev/video${cam.device}` : cam.device;
     const st = fs.stat(device);
-    const hint = 'list the cameras with `v4l2-ctl --list-devices`; a Pi CSI camera needs the libcamera V4L2 layer (README: Install on a Raspberry Pi)';
+    const hint = 'list the cameras with `v4l2-ctl --list-devices`; a Pi CSI camera needs the libcamera V4L2 layer (README: Cameras on a Pi)';
     if (!st) return add('camera', ['camera', 'device'], `camera ${device} does not exist: ${hint}`);
     if (!st.isCharacterDevice()) return add('camera', ['camera', 'device'], `${device} is not a device node (${hint})`);
     if (!fs.canRead(device) || !fs.canWrite(device)) add('camera', ['camera', 'device'], `${device} is not usable by this user: the service user must be in group video`);

@@ -61,7 +61,7 @@ export function registerCompareCommand(program: Command): void {
     const l2 = usable.map((a) => usable.map((b) => l2Distance(vec(a), vec(b))));
     const cos = usable.map((a) => usable.map((b) => cosine(vec(a), vec(b))));
     if (o.json) {
-      printJson({ images: usable, distance: l2, cosine: cos, threshold, verdicts: pairVerdicts(cos, threshold), failed: failed.map((f) => ({ file: f, error: results.get(f)!.error })) });
+      printJson({ config: loaded.path, images: usable, distance: l2, cosine: cos, threshold, verdicts: pairVerdicts(cos, threshold), failed: failed.map((f) => ({ file: f, error: results.get(f)!.error })) });
     } else {
       console.log('Images:');
       usable.forEach((f, i) => console.log(`${i}: ${f}`));

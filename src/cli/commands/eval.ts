@@ -107,7 +107,7 @@ export function registerEvalCommand(program: Command): void {
 
     const strip = ({ scores: _scores, ...r }: ReturnType<typeof report>) => r;
     if (o.json) {
-      printJson({ models: description, pairsFile: o.pairs, degrade: preset ? { preset: preset.name, seed: degradeSeed } : null, all: strip(all), subsets: subsets.map(strip), failures });
+      printJson({ config: loaded.path, models: description, pairsFile: o.pairs, degrade: preset ? { preset: preset.name, seed: degradeSeed } : null, all: strip(all), subsets: subsets.map(strip), failures });
     } else {
       for (const r of [all, ...subsets]) printReport(r);
       if (failures.length > 0) {

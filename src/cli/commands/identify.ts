@@ -112,7 +112,7 @@ export function registerIdentifyCommands(program: Command): void {
     .option('--root <dir>', "folder the pair paths are relative to (default: the pairs file's folder)")
     .option('--far <rate>', 'target false-accept rate per comparison', '1e-3')
     .option('--people <n>', 'expected gallery size: a stranger is compared with every person, so the per-comparison FAR target is divided by it', '1')
-    .option('--config <file>', `config file to write (default ./${DEFAULT_CONFIG_FILE}, created if missing)`)
+    .option('--config <file>', `config file to write (default: $FACEGATE_CONFIG, ./${DEFAULT_CONFIG_FILE}, /etc/facegate/facegate.yaml; ./${DEFAULT_CONFIG_FILE} is created when there is none)`)
     .option('--dry-run', 'print the threshold without writing it')
     .option('--json', 'print JSON')
     .action(async (o: { pairs: string; root?: string; far: string; people: string; config?: string; dryRun?: boolean; json?: boolean }) => {
