@@ -158,8 +158,8 @@ export function farAxisMin(curves: VerificationPlotData['roc']): number {
  * The TAR axis's lower end: a good ROC on 0..1 is a line along the top edge, so the axis starts a
  * little below the lowest TAR any curve reaches on the FAR axis (in steps of 0.1; 0 at worst).
  */
-export function tarAxisMin(curves: VerificationPlotData['roc']): number {
-  const tars = curves.flatMap((c) => rocPoints(c.far, c.tar).map(([, t]) => t));
+export function tarAxisMin(curves: VerificationPlotData['roc'], alsoShow: number[] = []): number {
+  const tars = [...curves.flatMap((c) => rocPoints(c.far, c.tar).map(([, t]) => t)), ...alsoShow.filter(Number.isFinite)];
   if (tars.length === 0) return 0;
   return Math.max(0, Math.min(0.9, Math.floor((Math.min(...tars) - 0.02) * 10) / 10));
 }
@@ -289,7 +289,7 @@ function legendShapes(entries: LegendEntry[], x: number, y: number): Shape[] {
 
 function rocGroups(data: VerificationPlotData, p: Panel): Scene['groups'] {
   const x: Axis = { lo: farAxisMin(data.roc), hi: 1, log: true, px0: p.left, px1: p.right };
-  const y: Axis = { lo: tarAxisMin(data.roc), hi: 1, log: false, px0: p.bottom, px1: p.top };
+  const y: Axis = { lo: tarAxisMin(data.roc, (data.configured?.points ?? []).map((pt) => pt.tar)), hi: 1, log: false, px0: p.bottom, px1: p.top };
   const curves: Shape[] = data.roc.map((c, i) => ({
     kind: 'polyline',
     points: dropRepeats(rocPoints(c.far, c.tar).map(([f, t]) => [toPx(x, f), toPx(y, t)])),
@@ -305,7 +305,8 @@ function rocGroups(data: VerificationPlotData, p: Panel): Scene['groups'] {
     const py = toPx(y, pt.tar);
     return [{ kind: 'rect', x: px - 4, y: py - 4, w: 8, h: 8, fill: ROC_COLOURS[i % ROC_COLOURS.length]!, opacity: 1, stroke: INK } satisfies Shape];
   });
-  if (marks.length > 0) entries.push({ label: data.configured!.label, colour: INK, swatch: 'box' });
+  const onEdge = (data.configured?.points ?? []).some((pt) => pt.far < x.lo);
+  if (marks.length > 0) entries.push({ label: `${data.configured!.label}${onEdge ? ` (FAR < ${x.lo.toExponential(0)}: at the left edge)` : ''}`, colour: INK, swatch: 'box' });
   // A useful ROC on a log FAR axis hugs the top of the panel, which leaves the lower right empty.
   const size = entries.length ? legendSize(entries) : undefined;
   const legend = size ? legendShapes(entries, p.right - INSET - size.w, p.bottom - INSET - size.h) : [];
