@@ -362,7 +362,7 @@ test('TLS with a client certificate and a password file, from the config', { tim
     await rec.waitFor('offline', (m) => m.payload === 'offline');
 
     // The command line removal of the Home Assistant entities it announced, over the same TLS.
-    const removal = await cli(['mqtt', 'discovery', '--remove', '--config', join(dir, 'facegate.yaml'), '--wait', '500']);
+    const removal = await cli(['mqtt', 'discovery', '--remove', '--config', join(dir, 'facegate.yaml'), '--wait', '0.5']);
     assert.match(removal.stdout, /^3 Home Assistant entities of door1 removed/, removal.stderr);
     const ha = await Recorder.connect(broker.url, ['homeassistant/#'], { username: 'door', password: 'open sesame', ...Object.fromEntries(Object.entries(tlsFiles).map(([k, p]) => [k, readFileSync(p)])) });
     await sleep(300);
