@@ -41,7 +41,7 @@ test('demo video: the relay pulses once per enrolled visitor and never for a str
   assert.deepEqual(published, result.events.map((e) => e.eventId));
 });
 
-test('READY after models and camera, WATCHDOG while frames flow, none while the camera is gone, recovery after', async () => {
+test('READY after models and camera, WATCHDOG while frames flow and while the camera is gone, recovery after', async () => {
   const dir = mkdtempSync(join(work, 'wd-'));
   const cam = join(dir, 'camera');
   mkdirSync(cam);
@@ -60,16 +60,14 @@ test('READY after models and camera, WATCHDOG while frames flow, none while the 
     const beats = systemd.messages('WATCHDOG=1').filter((m) => m.atMs > ready.atMs);
     assert.ok(beats.length >= 4, `${beats.length} watchdog pings in 3 s at a 1 s WatchdogSec`);
 
-    // Unplug the camera: the images go away.
+    // Unplug the camera: the images go away. The daemon is only waiting for its camera, which a
+    // restart cannot bring back: the watchdog keeps being fed (from a timer, not from frames).
     const gone = join(dir, 'unplugged');
     renameSync(cam, gone);
     const lost = await d.waitFor(/camera reconnecting/, 10_000);
-    // The frame already taken may still be processed and one tick may be in flight: allow
-    // 1.2 s (processing plus two half-second ticks), then expect silence.
-    const stallStart = lost.atMs + 1200;
-    await sleep(3500);
-    const duringStall = systemd.messages('WATCHDOG=1').filter((m) => m.atMs > stallStart && m.atMs < lost.atMs + 3400);
-    assert.deepEqual(duringStall, [], 'watchdog pinged while no frames were processed');
+    await sleep(2500);
+    const duringStall = systemd.messages('WATCHDOG=1').filter((m) => m.atMs > lost.atMs + 500);
+    assert.ok(duringStall.length >= 1, 'the watchdog starved while the daemon waited for its camera: systemd would kill it');
     assert.equal(d.child.exitCode, null, 'the daemon exited when the camera went away');
 
     renameSync(gone, cam);
@@ -91,7 +89,7 @@ test('bad config: one clear line, non-zero exit, relay never touched', async () 
     [{ doors: [{ name: 'front', relay: { pin: 17, pulse: 3 } }] }, /doors\[0\]\.relay\.pulse: unknown key/],
     [{ health: { port: 'http' } }, /health\.port: .*number/],
     [{ gpio: { backend: 'simulated', leds: { ready: 17 } } }, /GPIO 17 is used twice: door front relay and ready LED/],
-    [{ models: { dir: join(dir, 'no-models') } }, /manifest\.json not found/],
+    [{ models: { dir: join(dir, 'no-models') } }, /models\.dir: models folder .*no-models does not exist/],
   ];
   for (const [extra, expected] of cases) {
     const d = spawnDaemon(folderConfig(dir, extra));

@@ -385,10 +385,11 @@ test('TLS with a client certificate and a password file, from the config', { tim
 
 test('a missing HMAC key file: one clear line, non-zero exit, relay never touched', async () => {
   const dir = mkdtempSync(join(work, 'badkey-'));
+  mkdirSync(join(dir, 'camera'));
   const d = spawnDaemon(folderConfig(dir, { mqtt: { url: 'mqtt://127.0.0.1:9', commands: { hmacKeyFile: 'missing.key' } } }));
   assert.notEqual(await d.exited, 0);
   const errors = d.logs.filter((l) => l.line.startsWith('facegate:'));
   assert.equal(errors.length, 1, d.logs.map((l) => l.line).join('\n'));
-  assert.match(errors[0]!.line, /cannot read the HMAC key file .*missing\.key: ENOENT/);
+  assert.match(errors[0]!.line, /mqtt\.commands\.hmacKeyFile: HMAC key file .*missing\.key does not exist/);
   assert.ok(!d.logs.some((l) => /ENERGISED|GRANTED|"msg":"ready: /.test(l.line)));
 });

@@ -5,7 +5,8 @@
 // recording in EventRecorder; a new front end is one line in `components()`.
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
+import { preflight } from '../config/preflight.js';
 import { reloadPlan } from '../config/reload.js';
 import type { Config } from '../config/schema.js';
 import type { Component } from '../core/component.js';
@@ -109,7 +110,14 @@ export class Daemon {
       log,
       this.clock,
     );
-    this.supervision = new Supervision(this.bus, log, this.metrics, () => `camera ${this.camera.stats().state}, ${this.gallery.loaded ? this.gallery.snapshot.people : 0} people`, this.clock);
+    this.supervision = new Supervision(
+      this.bus,
+      log,
+      this.metrics,
+      () => `camera ${this.camera.stats().state}, ${this.gallery.loaded ? this.gallery.snapshot.people : 0} people`,
+      () => this.started.includes(this.camera) && this.camera.stats().state !== 'streaming',
+      this.clock,
+    );
     this.gallery = new GalleryService(galleryPath, () => this.model!, this.bus, log, this.metrics, this.clock);
     this.doors = new DoorControl(c.doors, () => this.gpio!, this.bus, log, this.metrics);
     this.lights = new StatusLights(c.gpio.leds, () => this.gpio!, this.bus);
@@ -156,6 +164,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     this.startedAt = new Date(this.clock.now()).toISOString();
+    await this.preflight();
     try {
       for (const component of this.components()) {
         await component.start();
@@ -168,6 +177,20 @@ export class Daemon {
     const c = this.loaded.config;
     this.supervision.ready(`models loaded, camera ${this.camera.description} streaming`);
     this.options.log.info(`ready: ${c.doors.length} door${c.doors.length === 1 ? '' : 's'}, ${this.gallery.snapshot.people} people enrolled, camera ${this.camera.description}${this.camera.problem ? ' (MISSING: degraded)' : ''}, event log ${this.eventLog.path}`);
+  }
+
+  /**
+   * Every check `facegate config check` runs, before anything is opened or any GPIO is touched:
+   * all problems at once, one line each. A missing V4L2/RTSP camera is not one of them (the
+   * daemon starts degraded and keeps trying); a missing video file or image folder is.
+   */
+  private async preflight(): Promise<void> {
+    const c = this.loaded.config;
+    const { findings } = await preflight(this.loaded);
+    const networkCamera = c.camera.type === 'v4l2' || c.camera.type === 'rtsp';
+    const relevant = findings.filter((f) => !(f.area === 'gpio' && this.options.gpio) && !(f.area === 'camera' && (networkCamera || this.options.frameSource)));
+    for (const f of findings.filter((x) => x.area === 'camera' && networkCamera)) this.options.log.warn(`config: ${f.text}`);
+    if (relevant.length > 0) throw new ConfigError(relevant.map((f) => f.text).join('\n'));
   }
 
   /**

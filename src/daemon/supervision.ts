@@ -9,6 +9,8 @@ import type { Logger } from './logger.js';
 import type { DaemonMetrics } from './daemon-metrics.js';
 
 export const STATUS_MS = 5000;
+/** While there are no frames to process (camera missing or reconnecting), liveness is proven this often. */
+export const IDLE_HEARTBEAT_MS = 1000;
 /** /readyz wants a processed frame at least this recently. */
 export const RECENT_FRAME_MS = 10_000;
 
@@ -23,6 +25,7 @@ export class Supervision implements Component {
   readonly name = 'supervision';
   readonly notifier: SystemdNotifier;
   private timer: TimerHandle | undefined;
+  private idleTimer: TimerHandle | undefined;
   private lastFrameAtMs = 0;
   private framesSinceStatus = 0;
   private currentFps = 0;
@@ -35,6 +38,13 @@ export class Supervision implements Component {
     private readonly log: Logger,
     private readonly metrics: DaemonMetrics,
     private readonly describe: () => string,
+    /**
+     * True while the camera delivers nothing to process. Then a restart cannot help (systemd would
+     * kill a daemon that is only waiting for its camera, and give up after StartLimitBurst), so
+     * the watchdog is fed from a timer; while frames arrive, only processed frames feed it, so a
+     * hung recognition loop still gets the daemon restarted.
+     */
+    private readonly waitingForCamera: () => boolean,
     private readonly clock: Clock = systemClock,
   ) {
     this.notifier = new SystemdNotifier({ log });
@@ -48,6 +58,9 @@ export class Supervision implements Component {
       this.notifier.heartbeat();
     });
     this.timer = this.clock.setInterval(() => this.tick(), STATUS_MS);
+    this.idleTimer = this.clock.setInterval(() => {
+      if (this.waitingForCamera()) this.notifier.heartbeat();
+    }, IDLE_HEARTBEAT_MS);
   }
 
   /** Components add their own checks (models, gallery, camera, ...). */
@@ -84,6 +97,7 @@ export class Supervision implements Component {
 
   stop(): void {
     this.clock.clearInterval(this.timer);
+    this.clock.clearInterval(this.idleTimer);
     this.unsubscribe();
     this.notifier.stop();
   }
