@@ -2,7 +2,7 @@
 // events that records every call with its actor, and a door that publishes what a real one
 // would on the EventBus (door.state, unlock, decision). The web layer under test is real.
 import type { AdminApi, DoorView, EnrollResult, EventQuery, EventView, PersonView, StatusView } from '../../src/app/admin-api.js';
-import type { Actor, EventBus } from '../../src/core/event-bus.js';
+import type { Actor, EventBus, FaceInView } from '../../src/core/event-bus.js';
 import type { RecognitionEvent } from '../../src/recognition/events.js';
 import { validatePersonName } from '../../src/gallery/names.js';
 import type { Clock } from '../../src/util/clock.js';
@@ -20,6 +20,8 @@ export class FakeAdmin implements AdminApi {
   readonly eventLog: EventView[] = [];
   /** enrollFromImages reports sources whose name contains this as having no face. */
   noFaceMarker = 'noface';
+  /** What eventSnapshot returns for decisions (a real JPEG in the browser test). */
+  snapshotJpeg: Buffer = Buffer.from([0xff, 0xd8, 0xff, 0xd9]);
   private seq = 0;
   private nextId = 1;
 
@@ -140,7 +142,7 @@ export class FakeAdmin implements AdminApi {
   }
 
   eventSnapshot(eventId: string): Buffer | undefined {
-    return this.eventLog.find((e) => e.id === eventId)?.hasSnapshot ? Buffer.from([0xff, 0xd8, 0xff, 0xd9]) : undefined;
+    return this.eventLog.find((e) => e.id === eventId)?.hasSnapshot ? this.snapshotJpeg : undefined;
   }
 
   /** What the recognition loop and door would publish for one decided visitor. */
@@ -197,5 +199,52 @@ export class FakeAdmin implements AdminApi {
 
   private iso(): string {
     return new Date(this.clock.now()).toISOString();
+  }
+}
+
+/**
+ * The camera and recognition loop of the stand-in: shows one photo over and over, one visit
+ * (track) every `visitMs`, decided `decideAfterMs` into the visit as `knownAs` when that person
+ * is enrolled in the FakeAdmin, else unknown; publishes frame.analysed only while someone
+ * listens, like the real loop.
+ */
+export class FakeDoorCamera {
+  private timer: NodeJS.Timeout | undefined;
+  private seq = 0;
+  private trackId = 0;
+  private visitStart = 0;
+  private decided: string | null = null;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly admin: FakeAdmin,
+    private readonly image: import('../../src/vision/opencv.js').Mat,
+    private readonly box: [number, number, number, number],
+    private readonly knownAs: string,
+    private readonly opts = { frameMs: 100, visitMs: 2000, decideAfterMs: 300 },
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.opts.frameMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    if (now - this.visitStart >= this.opts.visitMs) {
+      this.trackId++;
+      this.visitStart = now;
+      this.decided = null;
+    }
+    if (this.decided === null && now - this.visitStart >= this.opts.decideAfterMs) {
+      this.decided = this.admin.people.has(this.knownAs) ? this.knownAs : 'unknown';
+      this.admin.decide('front', this.decided === 'unknown' ? null : this.decided, this.seq);
+    }
+    if (!this.bus.has('frame.analysed')) return;
+    const face: FaceInView = { trackId: this.trackId, box: this.box, label: this.decided, score: this.decided && this.decided !== 'unknown' ? 0.81 : 0.2, usable: true };
+    this.bus.emit('frame.analysed', { seq: ++this.seq, capturedAtMs: now, width: this.image.cols, height: this.image.rows, faces: [face], timings: {}, image: this.image });
   }
 }
