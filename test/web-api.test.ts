@@ -2,19 +2,17 @@
 // users with scrypt hashes, a FakeClock for sessions and rate limits, a fake AdminApi.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBus } from '../src/core/event-bus.js';
-import { hashPassword } from '../src/web/passwords.js';
 import { resolveWebSettings, type WebSettings } from '../src/web/settings.js';
 import { UserStore } from '../src/web/user-store.js';
 import { buildWebApp, type BuiltWebApp } from '../src/web/web-app.js';
 import { ConfigSchema } from '../src/config/schema.js';
 import { FakeClock } from './helpers/fake-clock.js';
-import { FakeAdmin } from './helpers/web-backend.js';
+import { FakeAdmin, writeWebUsers } from './helpers/web-backend.js';
 
-const FAST = { N: 1024, r: 8, p: 1 };
 const PASSWORDS = { ada: 'ada-admin-password', vic: 'vic-viewer-password' };
 
 interface Fixture extends BuiltWebApp {
@@ -26,19 +24,13 @@ interface Fixture extends BuiltWebApp {
   logs: string[];
 }
 
-async function writeUsers(path: string): Promise<void> {
-  const at = new Date(Date.UTC(2026, 0, 1)).toISOString();
-  const users = [
-    { name: 'ada', role: 'admin', passwordHash: await hashPassword(PASSWORDS.ada, FAST), createdAt: at, passwordChangedAt: at },
-    { name: 'vic', role: 'viewer', passwordHash: await hashPassword(PASSWORDS.vic, FAST), createdAt: at, passwordChangedAt: at },
-  ];
-  writeFileSync(path, JSON.stringify({ version: 1, users }), { mode: 0o600 });
-}
-
 async function fixture(overrides: Partial<WebSettings> = {}): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'facegate-web-'));
   const settings = { ...resolveWebSettings(ConfigSchema.parse({}).web, (p) => join(dir, p), join(dir, 'gallery.db')), ...overrides };
-  await writeUsers(settings.usersPath);
+  await writeWebUsers(settings.usersPath, [
+    { name: 'ada', password: PASSWORDS.ada, role: 'admin' },
+    { name: 'vic', password: PASSWORDS.vic, role: 'viewer' },
+  ]);
   const clock = new FakeClock();
   const bus = new EventBus();
   const admin = new FakeAdmin(bus, clock);

@@ -2,7 +2,7 @@
 // faces drawn where they are; the streams over a real socket (MJPEG parts, SSE events).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBus, type FaceInView, type FrameAnalysed } from '../src/core/event-bus.js';
@@ -10,14 +10,13 @@ import { cv } from '../src/vision/opencv.js';
 import { LiveView, type LiveFrame } from '../src/web/live-view.js';
 import { BOX_COLOURS, faceCaption, renderLiveFrame } from '../src/web/frame-render.js';
 import { EventFeed } from '../src/web/event-feed.js';
-import { hashPassword } from '../src/web/passwords.js';
 import { resolveWebSettings } from '../src/web/settings.js';
 import { UserStore } from '../src/web/user-store.js';
 import { WebConsole } from '../src/web/web-console.js';
 import { ConfigSchema } from '../src/config/schema.js';
 import { systemClock } from '../src/util/clock.js';
 import { FakeClock } from './helpers/fake-clock.js';
-import { FakeAdmin } from './helpers/web-backend.js';
+import { FakeAdmin, writeWebUsers } from './helpers/web-backend.js';
 
 const OPTS = { fps: 5, maxWidth: 640, jpegQuality: 80 };
 
@@ -103,8 +102,7 @@ describe('web console streams over a socket', () => {
     const dir = mkdtempSync(join(tmpdir(), 'facegate-web-live-'));
     const bus = new EventBus();
     const settings = { ...resolveWebSettings(ConfigSchema.parse({ web: { port: 0 } }).web, (p) => join(dir, p), join(dir, 'gallery.db')) };
-    const at = new Date().toISOString();
-    writeFileSync(settings.usersPath, JSON.stringify({ version: 1, users: [{ name: 'ada', role: 'admin', passwordHash: await hashPassword('ada-admin-password', { N: 1024, r: 8, p: 1 }), createdAt: at, passwordChangedAt: at }] }), { mode: 0o600 });
+    await writeWebUsers(settings.usersPath, [{ name: 'ada', password: 'ada-admin-password', role: 'admin' }]);
     const web = new WebConsole(settings, new FakeAdmin(bus, systemClock), bus, new UserStore(settings.usersPath), { info: () => undefined, warn: () => undefined, error: () => undefined }, systemClock);
     await web.start();
     const camera = setInterval(() => bus.emit('frame.analysed', frame(Date.now(), Date.now(), [alice])), 50);

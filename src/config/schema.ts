@@ -264,8 +264,8 @@ export const WebConfig = z
       .describe('live view (MJPEG) with the faces drawn'),
     uploads: z
       .strictObject({
-        maxBytes: z.number().int().min(1024).default(10 * 1024 * 1024).describe('largest photo accepted for enrollment'),
-        maxFiles: z.number().int().min(1).max(100).default(20).describe('most photos per enrollment request'),
+        maxBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(10 * 1024 * 1024).describe('largest photo accepted for enrollment (the admin service takes at most 10 MiB)'),
+        maxFiles: z.number().int().min(1).max(20).default(20).describe('most photos per enrollment request (the admin service takes at most 20)'),
       })
       .default({ maxBytes: 10 * 1024 * 1024, maxFiles: 20 })
       .describe('enrollment uploads (JPEG or PNG)'),

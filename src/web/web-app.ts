@@ -186,8 +186,8 @@ function authenticate(ctx: RouteContext, app: WebApp, req: FastifyRequest, reply
   done();
 }
 
-const NOT_FOUND = /\bnot found\b|^no (person|such|event|pending|capture|door|template|snapshot)|^unknown door/i;
-const CONFLICT = /already (exists|armed|running)|\bbusy\b|in progress/i;
+const NOT_FOUND = /\bnot found\b|^no (person|such|event|recognition event|pending|capture|door|template|snapshot|kept photo)\b|^unknown door/i;
+const CONFLICT = /\balready\b|\bbusy\b|in progress|is running/i;
 const BUGS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'SqliteError']);
 
 function describeError(err: FastifyError): { status: number; message: string } {

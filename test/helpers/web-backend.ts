@@ -2,10 +2,12 @@
 // events that records every call with its actor, and a door that publishes what a real one
 // would on the EventBus (door.state, unlock, decision). The web layer under test is real.
 import type { AdminApi, DoorView, EnrollResult, EventQuery, EventView, PersonView, StatusView } from '../../src/app/admin-api.js';
-import type { Actor, EventBus, FaceInView } from '../../src/core/event-bus.js';
+import type { Actor, EventBus } from '../../src/core/event-bus.js';
 import type { RecognitionEvent } from '../../src/recognition/events.js';
 import { validatePersonName } from '../../src/gallery/names.js';
 import type { Clock } from '../../src/util/clock.js';
+import { writeFileSync } from 'node:fs';
+import { hashPassword } from '../../src/web/passwords.js';
 
 export interface AdminCall {
   op: string;
@@ -202,49 +204,10 @@ export class FakeAdmin implements AdminApi {
   }
 }
 
-/**
- * The camera and recognition loop of the stand-in: shows one photo over and over, one visit
- * (track) every `visitMs`, decided `decideAfterMs` into the visit as `knownAs` when that person
- * is enrolled in the FakeAdmin, else unknown; publishes frame.analysed only while someone
- * listens, like the real loop.
- */
-export class FakeDoorCamera {
-  private timer: NodeJS.Timeout | undefined;
-  private seq = 0;
-  private trackId = 0;
-  private visitStart = 0;
-  private decided: string | null = null;
 
-  constructor(
-    private readonly bus: EventBus,
-    private readonly admin: FakeAdmin,
-    private readonly image: import('../../src/vision/opencv.js').Mat,
-    private readonly box: [number, number, number, number],
-    private readonly knownAs: string,
-    private readonly opts = { frameMs: 100, visitMs: 2000, decideAfterMs: 300 },
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => this.tick(), this.opts.frameMs);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  private tick(): void {
-    const now = Date.now();
-    if (now - this.visitStart >= this.opts.visitMs) {
-      this.trackId++;
-      this.visitStart = now;
-      this.decided = null;
-    }
-    if (this.decided === null && now - this.visitStart >= this.opts.decideAfterMs) {
-      this.decided = this.admin.people.has(this.knownAs) ? this.knownAs : 'unknown';
-      this.admin.decide('front', this.decided === 'unknown' ? null : this.decided, this.seq);
-    }
-    if (!this.bus.has('frame.analysed')) return;
-    const face: FaceInView = { trackId: this.trackId, box: this.box, label: this.decided, score: this.decided && this.decided !== 'unknown' ? 0.81 : 0.2, usable: true };
-    this.bus.emit('frame.analysed', { seq: ++this.seq, capturedAtMs: now, width: this.image.cols, height: this.image.rows, faces: [face], timings: {}, image: this.image });
-  }
+/** A web users file with cheap scrypt hashes (tests log in often; the cost is stored per hash). */
+export async function writeWebUsers(path: string, users: { name: string; password: string; role: 'admin' | 'viewer' }[]): Promise<void> {
+  const at = new Date(Date.UTC(2026, 0, 1)).toISOString();
+  const records = await Promise.all(users.map(async (u) => ({ name: u.name, role: u.role, passwordHash: await hashPassword(u.password, { N: 1024, r: 8, p: 1 }), createdAt: at, passwordChangedAt: at })));
+  writeFileSync(path, JSON.stringify({ version: 1, users: records }), { mode: 0o600 });
 }
