@@ -10,6 +10,7 @@ import { cv } from '../src/vision/opencv.js';
 import { LiveView, type LiveFrame } from '../src/web/live-view.js';
 import { BOX_COLOURS, faceCaption, renderLiveFrame } from '../src/web/frame-render.js';
 import { EventFeed } from '../src/web/event-feed.js';
+import { measureLiveViewOverhead } from '../src/web/live-view-bench.js';
 import { resolveWebSettings } from '../src/web/settings.js';
 import { UserStore } from '../src/web/user-store.js';
 import { WebConsole } from '../src/web/web-console.js';
@@ -94,6 +95,22 @@ describe('live view', () => {
     const decision = got.find((g) => g.event === 'decision')!;
     assert.equal(decision.data.reason, 'denied-unknown');
     assert.equal('embedding' in decision.data, false);
+  });
+});
+
+describe('live view bench', () => {
+  it('counts frames without and with an encoding viewer and leaves nothing subscribed', async () => {
+    const bus = new EventBus();
+    const camera = setInterval(() => bus.emit('frame.analysed', frame(0, Date.now(), [alice])), 20);
+    try {
+      const r = await measureLiveViewOverhead(bus, { rounds: 1, seconds: 0.3 });
+      assert.ok(r.fpsWithout > 0 && r.fpsWith > 0, JSON.stringify(r));
+      assert.ok(r.encoded >= 1 && r.meanJpegBytes > 1000, JSON.stringify(r));
+      assert.equal(r.ratio, r.fpsWith / r.fpsWithout);
+    } finally {
+      clearInterval(camera);
+    }
+    assert.equal(bus.has('frame.analysed'), false);
   });
 });
 
