@@ -2,7 +2,9 @@
 // faces drawn where they are; the streams over a real socket (MJPEG parts, SSE events).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBus, type FaceInView, type FrameAnalysed } from '../src/core/event-bus.js';
@@ -136,6 +138,9 @@ describe('web console streams over a socket', () => {
       assert.match(part, /Content-Type: image\/jpeg\r\nContent-Length: \d+/);
       assert.ok(part.includes('\r\n\r\n\xff\xd8'), 'a JPEG follows the part headers');
       await reader.cancel();
+      const still = await fetch(`${web.url}api/live.jpg`, { headers: { cookie } });
+      assert.equal(still.headers.get('content-type'), 'image/jpeg');
+      assert.deepEqual([...new Uint8Array(await still.arrayBuffer()).slice(0, 2)], [0xff, 0xd8]);
 
       const sse = await fetch(`${web.url}api/events/stream`, { headers: { cookie } });
       assert.equal(sse.headers.get('content-type'), 'text/event-stream; charset=utf-8');
@@ -155,5 +160,37 @@ describe('web console streams over a socket', () => {
     }
     assert.equal(bus.has('frame.analysed'), false);
     assert.equal(bus.has('decision'), false);
+  });
+});
+
+describe('web console over TLS', () => {
+  it('serves HTTPS with Secure cookies and HSTS, and refuses a LAN address without TLS', { skip: spawnSync('openssl', ['version']).status === 0 ? undefined : 'openssl is missing' }, async () => {
+    assert.throws(() => ConfigSchema.parse({ web: { enabled: true, host: '0.0.0.0' } }), /host 0.0.0.0 is not loopback: set tls/);
+    const dir = mkdtempSync(join(tmpdir(), 'facegate-web-tls-'));
+    const key = join(dir, 'web.key');
+    const cert = join(dir, 'web.crt');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-keyout', key, '-out', cert]);
+    assert.equal(made.status, 0, made.stderr.toString());
+    const bus = new EventBus();
+    const settings = resolveWebSettings(ConfigSchema.parse({ web: { port: 0, tls: { cert: 'web.crt', key: 'web.key' } } }).web, (p) => join(dir, p), join(dir, 'gallery.db'));
+    await writeWebUsers(settings.usersPath, [{ name: 'ada', password: 'ada-admin-password', role: 'admin' }]);
+    const web = new WebConsole(settings, new FakeAdmin(bus, systemClock), bus, new UserStore(settings.usersPath), { info: () => undefined, warn: () => undefined, error: () => undefined }, systemClock);
+    await web.start();
+    try {
+      assert.match(web.url, /^https:\/\/127\.0\.0\.1:\d+\/$/);
+      const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+        const body = JSON.stringify({ user: 'ada', password: 'ada-admin-password' });
+        const req = httpsRequest(`${web.url}api/auth/login`, { method: 'POST', ca: readFileSync(cert), checkServerIdentity: () => undefined, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, resolve);
+        req.on('error', reject);
+        req.end(body);
+      });
+      res.resume();
+      assert.equal(res.statusCode, 200);
+      assert.match(String(res.headers['set-cookie']), /HttpOnly; SameSite=Strict; Secure|Secure.*HttpOnly|HttpOnly.*Secure/);
+      assert.match(String(res.headers['strict-transport-security']), /max-age=/);
+    } finally {
+      await web.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
