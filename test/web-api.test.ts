@@ -2,7 +2,7 @@
 // users with scrypt hashes, a FakeClock for sessions and rate limits, a fake AdminApi.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBus } from '../src/core/event-bus.js';
@@ -161,9 +161,13 @@ describe('web console API', () => {
       }
     }
     assert.equal(f.admin.calls.length, before);
-    const crossSite = await f.app.inject({ method: 'POST', url: '/api/doors/front/unlock', headers: { ...as(ada), origin: 'https://evil.example' }, payload: {} });
-    assert.equal(crossSite.statusCode, 403);
-    assert.match(crossSite.json().error, /cross-site/);
+    for (const origin of ['https://evil.example', 'null', 'not a url']) {
+      const crossSite = await f.app.inject({ method: 'POST', url: '/api/doors/front/unlock', headers: { ...as(ada), origin }, payload: {} });
+      assert.equal(crossSite.statusCode, 403, origin);
+      assert.match(crossSite.json().error, /cross-site/);
+    }
+    const sameSite = await f.app.inject({ method: 'POST', url: '/api/doors/front/unlock', headers: { ...as(ada), host: 'door1.local:8443', origin: 'https://door1.local:8443' }, payload: {} });
+    assert.equal(sameSite.statusCode, 200, sameSite.body);
     // A form post (not JSON) to the login is refused, so a foreign page cannot log a browser in.
     const form = await f.app.inject({ method: 'POST', url: '/api/auth/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'user=ada&password=x' });
     assert.equal(form.statusCode, 415);
@@ -324,6 +328,14 @@ describe('web console sessions and login limits', () => {
       f.clock.advance(1000);
       await new UserStore(f.users.path, () => new Date(f.clock.now())).setPassword('vic', 'a-new-password-for-vic');
       assert.equal((await me(c)).statusCode, 401, 'a password change (by the CLI, another UserStore) ends the session');
+
+      // A users file others can read is refused loudly, not used.
+      const e = await login(f, 'ada');
+      chmodSync(f.users.path, 0o644);
+      const refused = await me(e);
+      assert.equal(refused.statusCode, 500);
+      assert.match(refused.json().error, /readable by other users \(mode 644\): chmod 600/);
+      chmodSync(f.users.path, 0o600);
 
       const d = await login(f, 'ada');
       new UserStore(f.users.path).remove('ada');

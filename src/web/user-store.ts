@@ -101,9 +101,9 @@ export class UserStore {
   private read(): WebUser[] {
     if (!existsSync(this.path)) return [];
     const st = statSync(this.path);
+    if ((st.mode & 0o077) !== 0) throw new UserStoreError(`${this.path} is open to other users (mode ${(st.mode & 0o777).toString(8)}): chmod 600 ${this.path}`);
     // Writes replace the file by rename, so a new inode means new content even within one mtime tick.
     if (this.cache && this.cache.ino === st.ino && this.cache.mtimeMs === st.mtimeMs && this.cache.size === st.size) return this.cache.users;
-    if ((st.mode & 0o077) !== 0) throw new UserStoreError(`${this.path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}): chmod 600 ${this.path}`);
     let parsed;
     try {
       parsed = UsersFile.parse(JSON.parse(readFileSync(this.path, 'utf8')));

@@ -165,7 +165,7 @@ function authenticate(ctx: RouteContext, app: WebApp, req: FastifyRequest, reply
   if (STATE_CHANGING.has(req.method)) {
     // Belt and braces next to the token: a browser names the page that sent a request.
     const origin = header(req, 'origin');
-    if (origin && origin !== 'null' && new URL(origin).host !== req.host) {
+    if (origin && originHost(origin) !== req.host) {
       void reply.code(403).send({ error: `cross-site request from ${origin} refused` });
       return;
     }
@@ -186,9 +186,19 @@ function authenticate(ctx: RouteContext, app: WebApp, req: FastifyRequest, reply
   done();
 }
 
+/** The host[:port] of an Origin header; null (refused) for 'null' (sandboxed frames, file:) and malformed ones. */
+function originHost(origin: string): string | null {
+  try {
+    return origin === 'null' ? null : new URL(origin).host;
+  } catch {
+    return null;
+  }
+}
+
 const NOT_FOUND = /\bnot found\b|^no (person|such|event|recognition event|pending|capture|door|template|snapshot|kept photo)\b|^unknown door/i;
 const CONFLICT = /\balready\b|\bbusy\b|in progress|is running/i;
-const BUGS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'SqliteError']);
+// Programming faults, storage faults and a broken users file are the server's, not the caller's.
+const SERVER_FAULTS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'SqliteError', 'UserStoreError']);
 
 function describeError(err: FastifyError): { status: number; message: string } {
   if (hasZodFastifySchemaValidationErrors(err)) {
@@ -211,9 +221,9 @@ function describeError(err: FastifyError): { status: number; message: string } {
   }
   if (err instanceof HttpError) return { status: err.statusCode, message: err.message };
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) return { status: err.statusCode, message: err.message };
-  // Programming and storage faults are ours; what the admin service refuses (a missing person, a
-  // bad name, a busy capture) is the caller's to fix, with its message.
-  if (BUGS.has(err.name) || !err.message) return { status: 500, message: `internal error: ${err.message}` };
+  // What the admin service refuses (a missing person, a bad name, a busy capture) is the
+  // caller's to fix, with its message.
+  if (SERVER_FAULTS.has(err.name) || !err.message) return { status: 500, message: `internal error: ${err.message}` };
   if (NOT_FOUND.test(err.message)) return { status: 404, message: err.message };
   if (CONFLICT.test(err.message)) return { status: 409, message: err.message };
   return { status: 400, message: err.message };

@@ -9,7 +9,8 @@ form.addEventListener('submit', async (e) => {
   const res = await fetch('/api/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   if (res.ok) {
     const next = new URLSearchParams(location.search).get('next');
-    location.assign(next && next.startsWith('/') && !next.startsWith('//') ? next : '/');
+    // Only a path on this server: '//host' and '/\\host' would leave it.
+    location.assign(next && /^\/(?![/\\])/.test(next) ? next : '/');
     return;
   }
   const data = await res.json().catch(() => ({}));
