@@ -334,7 +334,7 @@ describe('web console sessions and login limits', () => {
       chmodSync(f.users.path, 0o644);
       const refused = await me(e);
       assert.equal(refused.statusCode, 500);
-      assert.match(refused.json().error, /readable by other users \(mode 644\): chmod 600/);
+      assert.match(refused.json().error, /open to other users \(mode 644\): chmod 600/);
       chmodSync(f.users.path, 0o600);
 
       const d = await login(f, 'ada');
