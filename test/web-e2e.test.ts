@@ -150,9 +150,10 @@ describe('web console in a browser, on the real daemon', { skip }, () => {
       drawn = await boxDrawn(page, box);
       if (!drawn) await page.waitForTimeout(100);
     }
+    // At once, while that frame is still the one shown.
+    await browser.screenshot('web-live');
     assert.ok(drawn, 'a box is drawn around the face in the live image');
     assert.match((await page.textContent('#live-status')) ?? '', /camera streaming/);
-    await browser.screenshot('web-live');
     assert.ok(decisions.every((d) => d.decision === 'denied'), 'nobody is enrolled yet');
 
     // Enroll from an uploaded photo, through the real quality gate and gallery.
