@@ -228,7 +228,10 @@ describe('web console in a browser: roles and login limits', { skip }, () => {
   it('a viewer sees doors but cannot unlock: the button is disabled and the API refuses', async () => {
     const { page } = browser;
     await logIn(page, base, VIC);
+    // The login lands on the live view; leaving it closes the stream, so nothing is encoded.
+    await page.waitForFunction(async () => (await (await fetch('/api/status')).json()).liveView.viewers === 2);
     await page.click('nav a[data-page="doors"]');
+    await page.waitForFunction(async () => (await (await fetch('/api/status')).json()).liveView.viewers === 0);
     await page.waitForSelector('[data-door="front"] button.unlock');
     assert.equal(await page.isDisabled('[data-door="front"] button.unlock'), true);
     assert.equal(await page.isVisible('#enroll-form'), false);
