@@ -17,7 +17,7 @@ require_node20 "$(command -v node || true)" || { echo "setup: stopped (see above
 
 # --- Debian packages ------------------------------------------------------------------------
 pkgs=(build-essential python3 pkg-config libopencv-dev libsystemd-dev libgpiod-dev)
-(( want_test )) && pkgs+=(mosquitto ffmpeg socat)
+(( want_test )) && pkgs+=(mosquitto ffmpeg socat chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -20,6 +20,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerTuneCommand } from './commands/tune.js';
 import { registerMqttCommands } from './commands/mqtt.js';
+import { registerWebCommands } from './commands/web.js';
 import { reportError } from './output.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -47,6 +48,7 @@ registerRunCommand(program);
 registerMqttCommands(program);
 registerTuneCommand(program);
 registerDemoCommand(program);
+registerWebCommands(program);
 
 // A script asks for --json anywhere on the line; every error then comes as JSON too.
 const json = process.argv.slice(2).includes('--json');

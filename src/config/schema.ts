@@ -229,6 +229,64 @@ export const MqttConfig = z
   .optional()
   .describe('MQTT: events, retained state, commands and Home Assistant discovery (absent: no MQTT)');
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export const WebConfig = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('serve the web console (live view, people, decisions, doors) and its REST API under /api/'),
+    host: z.string().min(1).default('127.0.0.1').describe('listen address; a LAN address (or 0.0.0.0) needs tls, since passwords and session cookies cross the network'),
+    port: z.number().int().min(0).max(65535).default(8080).describe('listen port (0 = any free port)'),
+    tls: z
+      .strictObject({
+        cert: z.string().describe('PEM certificate file (relative to the config file)'),
+        key: z.string().describe('PEM private key file (mode 0600)'),
+      })
+      .optional()
+      .describe('HTTPS; session cookies are then marked Secure'),
+    plainHttpOnLan: z.boolean().default(false).describe('allow plain HTTP on a non-loopback address (only behind a TLS-terminating reverse proxy)'),
+    usersPath: z.string().optional().describe('web users file (JSON, created mode 0600, relative to the config file); default web-users.json next to the gallery'),
+    sessionHours: z.number().gt(0).max(720).default(12).describe('a login lasts this long; then the browser asks for the password again'),
+    login: z
+      .strictObject({
+        maxFailuresPerUser: z.number().int().min(1).default(5).describe('wrong passwords for one user name within the window before its logins are refused'),
+        maxFailuresPerIp: z.number().int().min(1).default(20).describe('wrong passwords from one address within the window before its logins are refused'),
+        windowMinutes: z.number().gt(0).default(15).describe('failures older than this are forgotten'),
+      })
+      .default({ maxFailuresPerUser: 5, maxFailuresPerIp: 20, windowMinutes: 15 })
+      .describe('login rate limiting (429 with Retry-After)'),
+    liveView: z
+      .strictObject({
+        fps: z.number().gt(0).max(15).default(5).describe('most frames per second sent to the browser (encoded only while someone watches)'),
+        maxWidth: z.number().int().min(160).max(1920).default(640).describe('frames wider than this are scaled down before JPEG encoding'),
+        jpegQuality: z.number().int().min(20).max(95).default(70).describe('JPEG quality of the live view'),
+      })
+      .default({ fps: 5, maxWidth: 640, jpegQuality: 70 })
+      .describe('live view (MJPEG) with the faces drawn'),
+    uploads: z
+      .strictObject({
+        maxBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(10 * 1024 * 1024).describe('largest photo accepted for enrollment (the admin service takes at most 10 MiB)'),
+        maxFiles: z.number().int().min(1).max(20).default(20).describe('most photos per enrollment request (the admin service takes at most 20)'),
+      })
+      .default({ maxBytes: 10 * 1024 * 1024, maxFiles: 20 })
+      .describe('enrollment uploads (JPEG or PNG)'),
+  })
+  .default({
+    enabled: false,
+    host: '127.0.0.1',
+    port: 8080,
+    plainHttpOnLan: false,
+    sessionHours: 12,
+    login: { maxFailuresPerUser: 5, maxFailuresPerIp: 20, windowMinutes: 15 },
+    liveView: { fps: 5, maxWidth: 640, jpegQuality: 70 },
+    uploads: { maxBytes: 10 * 1024 * 1024, maxFiles: 20 },
+  })
+  .superRefine((w, ctx) => {
+    if (!w.tls && !w.plainHttpOnLan && !LOOPBACK_HOSTS.has(w.host)) {
+      ctx.addIssue({ code: 'custom', message: `host ${w.host} is not loopback: set tls (cert and key) so passwords are not sent in the clear, or plainHttpOnLan: true behind a TLS reverse proxy`, path: ['host'] });
+    }
+  })
+  .describe('web console served by the daemon (off by default; loopback unless tls is set)');
+
 export const ConfigSchema = z
   .strictObject({
     models: ModelsConfig,
@@ -245,6 +303,7 @@ export const ConfigSchema = z
     logging: LoggingConfig,
     events: EventsConfig,
     mqtt: MqttConfig,
+    web: WebConfig,
   })
   // `when: () => true`: these checks run even when other keys failed, so a file gets every problem
   // in one pass (zod skips refinements after an error by default). The value may then be partly
@@ -296,3 +355,4 @@ function crossFieldChecks(c: Loose, ctx: z.RefinementCtx): void {
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type MqttConfigValues = NonNullable<Config['mqtt']>;
+export type WebConfigValues = Config['web'];
