@@ -42,6 +42,9 @@ import { Recognition } from './recognition.js';
 import { StatusLights } from './status-lights.js';
 import { Supervision } from './supervision.js';
 import type { Logger } from './logger.js';
+import { WebConsole } from '../web/web-console.js';
+import { resolveWebSettings } from '../web/settings.js';
+import { UserStore } from '../web/user-store.js';
 
 export interface DaemonOptions {
   log: Logger;
@@ -239,7 +242,14 @@ export class Daemon {
       ...(this.mqtt ? [this.mqtt] : []),
       this.camera,
       this.recognition,
+      ...(c.web.enabled ? [this.webConsole()] : []),
     ];
+  }
+
+  private webConsole(): Component {
+    const c = this.loaded.config;
+    const settings = resolveWebSettings(c.web, this.loaded.resolvePath, this.loaded.resolvePath(c.gallery.path));
+    return new WebConsole(settings, this.admin, this.bus, new UserStore(settings.usersPath), this.options.log, this.clock);
   }
 
   /** Resolves when the frame source ended (a video file played to its end without loop). */
