@@ -386,6 +386,7 @@ test('TLS with a client certificate and a password file, from the config', { tim
 test('a missing HMAC key file: one clear line, non-zero exit, relay never touched', async () => {
   const dir = mkdtempSync(join(work, 'badkey-'));
   mkdirSync(join(dir, 'camera'));
+  copyFileSync(photos[FRANCK_FRAMES[0]!]!, join(dir, 'camera', 'f0.jpg'));
   const d = spawnDaemon(folderConfig(dir, { mqtt: { url: 'mqtt://127.0.0.1:9', commands: { hmacKeyFile: 'missing.key' } } }));
   assert.notEqual(await d.exited, 0);
   const errors = d.logs.filter((l) => l.line.startsWith('facegate:'));
