@@ -5,7 +5,8 @@
 // queue of rows it has not yet delivered, so one slow consumer neither loses nor delays another's
 // events. A power cut loses no recorded event (synchronous = FULL).
 import Database from 'better-sqlite3';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
+import { makeDirs } from '../util/make-dirs.js';
 import { dirname } from 'node:path';
 import type { ModelTag } from '../gallery/gallery-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -119,7 +120,7 @@ export class EventLog {
 
   static open(path: string, limits: RetentionLimits, clock: Clock = systemClock): EventLog {
     const fresh = path !== ':memory:' && !existsSync(path);
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+    if (path !== ':memory:') makeDirs(dirname(path));
     let db: Database.Database;
     try {
       db = new Database(path);
