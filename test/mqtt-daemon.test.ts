@@ -349,7 +349,7 @@ test('TLS with a client certificate and a password file, from the config', { tim
     const outbox = EventOutbox.open(settings.outbox.path, settings.outbox);
     const lines: string[] = [];
     const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
-    const bridge = new MqttBridge({ settings, outbox, doors: ['front'], target: {} as never, log });
+    const bridge = new MqttBridge({ settings, outbox, doors: ['front'], admin: {} as never, log });
     return { bridge, outbox, lines };
   };
   try {

@@ -9,8 +9,8 @@ import { parseConfig } from '../src/config/load.js';
 import { contractJsonSchema, EnrollmentPayload, RecognitionPayload, StatePayload, topicsFor, UnlockPayload } from '../src/mqtt/contract.js';
 import { enrollmentMessage, recognitionMessage, stateMessage, unlockMessage } from '../src/mqtt/messages.js';
 import type { RecognitionEvent } from '../src/recognition/events.js';
-import { MAX_REQUEST_BYTES, parseRequest, type CommandPolicy, type NonceRegistry } from '../src/mqtt/commands.js';
-import { canonicalJson, signature, signRequest, signedText } from '../src/mqtt/signing.js';
+import { jsonNestingDepth, MAX_REQUEST_BYTES, MAX_REQUEST_DEPTH, parseRequest, transactionOf, type CommandPolicy, type NonceRegistry } from '../src/mqtt/commands.js';
+import { canonicalJson, MAX_CANONICAL_DEPTH, signature, signRequest, signedText } from '../src/mqtt/signing.js';
 import { EventOutbox } from '../src/mqtt/event-outbox.js';
 import { discoveryMessages } from '../src/mqtt/home-assistant.js';
 import { deviceIdFromHostname } from '../src/mqtt/settings.js';
@@ -67,6 +67,34 @@ test('commands that can open a door always need a signature; others only when al
   // A present but bad signature is never taken for "unsigned".
   const bad = parse('list_people', { sig: 'f'.repeat(64), ts: NOW, nonce: 'abcdefgh' }, open);
   assert.ok(!bad.ok && bad.code === 'bad_signature');
+});
+
+test('deeply nested requests under the size limit are refused as too_deep before anything recursive runs', () => {
+  // The reported crash: any 64-hex sig sent the body into canonicalJson, which overflowed the stack.
+  const sig = '0'.repeat(64);
+  const arrays = `{"sig":"${sig}","a":${'['.repeat(6000)}${']'.repeat(6000)}}`;
+  const objects = `{"sig":"${sig}","a":${'{"a":'.repeat(2700)}1${'}'.repeat(2700)}}`;
+  for (const [what, text] of [['6000 arrays', arrays], ['2700 objects', objects]] as const) {
+    assert.ok(text.length < MAX_REQUEST_BYTES, `${what}: ${text.length} bytes`);
+    for (const command of ['list_people', 'unlock', 'nope']) {
+      const r = parse(command, text, { ...policy, allowUnsigned: true });
+      assert.ok(!r.ok && r.code === 'too_deep', `${what} on ${command}: ${JSON.stringify(r).slice(0, 200)}`);
+      assert.match(r.message, new RegExp(`more than ${MAX_REQUEST_DEPTH} levels`));
+    }
+  }
+  // At the limit a request is read normally (and refused for what it is).
+  const atLimit = `{"transaction":"t","a":${'['.repeat(MAX_REQUEST_DEPTH - 1)}${']'.repeat(MAX_REQUEST_DEPTH - 1)}}`;
+  const r = parse('list_people', atLimit, { ...policy, allowUnsigned: true });
+  assert.ok(!r.ok && r.code === 'bad_request' && r.transaction === 't', JSON.stringify(r));
+  // Brackets inside strings (escaped quotes too) are not nesting.
+  assert.equal(jsonNestingDepth(String.raw`{"a":"[[[[\"{{{{","b":[{}]}`, 100), 3);
+  assert.equal(jsonNestingDepth('[[[[[[[[[[', 3), 4, 'counting stops past the limit');
+  assert.equal(transactionOf(Buffer.from(`{"transaction":"tx1","x":${'['.repeat(100)}}`)), undefined);
+  assert.equal(transactionOf(Buffer.from('{"transaction":"tx1","door":"front"}')), 'tx1');
+  // canonicalJson itself refuses depth instead of overflowing the stack.
+  let deep: unknown = 1;
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  assert.throws(() => canonicalJson(deep), new RegExp(`deeper than ${MAX_CANONICAL_DEPTH} levels`));
 });
 
 test('fuzzed requests: every malformed one is refused with a code, none throws', () => {

@@ -189,9 +189,14 @@ export const MqttConfig = z
     reconnect: z
       .strictObject({
         initialMs: z.number().int().min(50).default(1000).describe('first wait before reconnecting to a lost broker'),
-        maxMs: z.number().int().min(50).default(30_000).describe('the wait doubles after each failed attempt up to this'),
+        maxMs: z
+          .number()
+          .int()
+          .min(50)
+          .default(5000)
+          .describe('the wait doubles after each failed attempt up to this: a broker that comes back is found within this long (an attempt is one TCP connect, cheap for a broker on the LAN; raise it for a remote broker shared by many devices)'),
       })
-      .default({ initialMs: 1000, maxMs: 30_000 })
+      .default({ initialMs: 1000, maxMs: 5000 })
       .describe('reconnect backoff; events wait in the outbox meanwhile'),
     commands: z
       .strictObject({

@@ -6,7 +6,6 @@ import type { AdminApi } from '../app/admin-api.js';
 import type { ConsumerQueue, EventLog } from '../events/event-log.js';
 import { MqttBridge } from '../mqtt/mqtt-bridge.js';
 import type { MqttSettings } from '../mqtt/settings.js';
-import type { CommandTarget } from '../mqtt/commands.js';
 import type { DeviceStatus } from '../mqtt/messages.js';
 import type { Logger } from './logger.js';
 import type { DaemonMetrics } from './daemon-metrics.js';
@@ -45,7 +44,7 @@ export class MqttLink implements Component {
       settings: this.settings,
       outbox: outbox as never,
       doors: d.doors,
-      target: commandTarget(d.admin),
+      admin: d.admin,
       log: d.log,
       metrics: { connected: m.mqttConnected, outboxPending: m.outboxPending, outboxDropped: m.outboxDropped, requests: m.mqttRequests },
     });
@@ -80,18 +79,4 @@ export class MqttLink implements Component {
     this.unsubscribe = [];
     await this.bridge?.stop();
   }
-}
-
-/** The bridge's command interface, answered by the admin service for a signed or unsigned MQTT request. */
-function commandTarget(admin: AdminApi): CommandTarget {
-  const actor = { via: 'mqtt' as const, name: 'mqtt request' };
-  return {
-    unlock: (door, transaction) => admin.unlock(door, { via: 'mqtt', name: 'signed mqtt request' }, transaction),
-    armEnrollment: (name, ttlMs, capture) => admin.armEnrollment(name, ttlMs, capture, actor),
-    namePending: (id, name) => admin.namePending(id, name, actor),
-    deletePerson: async (name) => admin.deletePerson(name, actor),
-    listPeople: () => admin.listPeople(),
-    markWrong: (eventId, note) => admin.markWrong(eventId, note, actor),
-    reloadConfig: () => admin.reloadConfig(actor),
-  };
 }

@@ -1,14 +1,22 @@
-// Requests on `<base>/<device>/request/<command>`: size, JSON, command, signature, freshness,
-// parameters and replay are checked here, in that order, before anything runs. Pure apart from
+// Requests on `<base>/<device>/request/<command>`: size, nesting depth, JSON, command, signature,
+// freshness, parameters and replay are checked here, in that order, before anything runs. Pure apart from
 // the nonce registry; a request that fails any check changes nothing.
 import type { z } from 'zod';
+import type { AdminApi } from '../app/admin-api.js';
+import type { Actor } from '../core/event-bus.js';
 import { COMMANDS, REQUEST_SCHEMAS, type CommandName, type RequestParams, type ResponseMessage, CONTRACT_VERSION } from './contract.js';
 import { signatureValid } from './signing.js';
 
 /** Larger requests are refused unread: no command needs more than a few hundred bytes. */
 export const MAX_REQUEST_BYTES = 16 * 1024;
 
-export type ErrorCode = 'too_large' | 'bad_json' | 'not_an_object' | 'unknown_command' | 'bad_request' | 'unsigned' | 'bad_signature' | 'stale' | 'replayed' | 'retained' | 'failed';
+/**
+ * Deeper requests are refused before they are parsed: every command is a flat object (depth 1),
+ * and a deeply nested one would otherwise reach recursive code (canonical JSON, zod) first.
+ */
+export const MAX_REQUEST_DEPTH = 8;
+
+export type ErrorCode = 'too_large' | 'too_deep' | 'bad_json' | 'not_an_object' | 'unknown_command' | 'bad_request' | 'unsigned' | 'bad_signature' | 'stale' | 'replayed' | 'retained' | 'failed';
 
 export interface CommandPolicy {
   device: string;
@@ -51,17 +59,58 @@ function zodMessage(error: z.ZodError): string {
     .join('; ');
 }
 
-export function parseRequest(command: string, payload: Buffer, policy: CommandPolicy, nonces: NonceRegistry, nowMs: number): ParsedRequest {
-  const fail = (code: ErrorCode, message: string, transaction?: Transaction): ParsedRequest => ({ ok: false, transaction, code, message });
-  if (payload.length > MAX_REQUEST_BYTES) return fail('too_large', `request of ${payload.length} bytes: the limit is ${MAX_REQUEST_BYTES}`);
+/**
+ * How deeply the arrays and objects of a JSON text nest, counted without parsing or recursion
+ * (brackets inside strings do not count); stops counting once past `limit`.
+ */
+export function jsonNestingDepth(text: string, limit: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      depth++;
+      if (depth > deepest) deepest = depth;
+      if (deepest > limit) return deepest;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}
+
+type RequestBody = { ok: true; body: Record<string, unknown> } | { ok: false; code: ErrorCode; message: string };
+
+/** The checks that need no command or key: size, depth, JSON, an object. */
+export function readRequestBody(payload: Buffer): RequestBody {
+  if (payload.length > MAX_REQUEST_BYTES) return { ok: false, code: 'too_large', message: `request of ${payload.length} bytes: the limit is ${MAX_REQUEST_BYTES}` };
+  const text = payload.toString('utf8');
+  const depth = jsonNestingDepth(text, MAX_REQUEST_DEPTH);
+  if (depth > MAX_REQUEST_DEPTH) return { ok: false, code: 'too_deep', message: `the request nests arrays or objects more than ${MAX_REQUEST_DEPTH} levels deep: requests are flat JSON objects` };
   let raw: unknown;
   try {
-    raw = JSON.parse(payload.toString('utf8'));
+    raw = JSON.parse(text);
   } catch {
-    return fail('bad_json', 'the request is not JSON');
+    return { ok: false, code: 'bad_json', message: 'the request is not JSON' };
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail('not_an_object', 'the request must be a JSON object');
-  const body = raw as Record<string, unknown>;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, code: 'not_an_object', message: 'the request must be a JSON object' };
+  return { ok: true, body: raw as Record<string, unknown> };
+}
+
+/** The transaction of a request that will not run (retained), when it can be read safely. */
+export function transactionOf(payload: Buffer): Transaction | undefined {
+  const read = readRequestBody(payload);
+  return read.ok ? readableTransaction(read.body.transaction) : undefined;
+}
+
+export function parseRequest(command: string, payload: Buffer, policy: CommandPolicy, nonces: NonceRegistry, nowMs: number): ParsedRequest {
+  const fail = (code: ErrorCode, message: string, transaction?: Transaction): ParsedRequest => ({ ok: false, transaction, code, message });
+  const read = readRequestBody(payload);
+  if (!read.ok) return fail(read.code, read.message);
+  const body = read.body;
   const transaction = readableTransaction(body.transaction);
   if (!isCommand(command)) return fail('unknown_command', `unknown command "${command.slice(0, 64)}": one of ${Object.keys(COMMANDS).join(', ')}`, transaction);
 
@@ -99,48 +148,40 @@ export function responseName(command: string): string {
   return /^[a-z0-9_]{1,32}$/.test(command) ? command : 'invalid';
 }
 
-/** What the daemon does for each command; the results become the responses' `data`. */
-export interface CommandTarget {
-  unlock(door: string, transaction: Transaction | undefined): { eventId: string; pulsed: boolean };
-  armEnrollment(name: string, ttlMs: number, capture: 'button' | 'now' | undefined): { name: string; expiresAt: string; capture: 'button' | 'now' };
-  namePending(id: number, name: string): Promise<{ person: string; templates: number }>;
-  deletePerson(name: string): Promise<{ person: string; templates: number; negatives: number; eventEmbeddings: number; verified: boolean }>;
-  listPeople(): { people: { id: number; name: string; groups: string[]; templates: number; negatives: number; models: string[] }[]; pending: { id: number; createdAt: string; source: string; templates: number }[] };
-  markWrong(eventId: string, note: string | undefined): Promise<{ person: string; negativeId: number }>;
-  reloadConfig(): Promise<{ applied: string[]; restartRequired: string[] }>;
-}
-
 const DEFAULT_ARM_TTL_SECONDS = 300;
 
-export async function executeRequest(target: CommandTarget, request: CommandRequest, transaction: Transaction | undefined): Promise<Record<string, unknown>> {
+/** One request, one AdminApi call; the result becomes the response's `data` (snake_case, contract version 1). */
+export async function executeRequest(admin: AdminApi, request: CommandRequest, transaction: Transaction | undefined, actor: Actor): Promise<Record<string, unknown>> {
   switch (request.command) {
     case 'unlock': {
-      const r = target.unlock(request.params.door, transaction);
+      const r = admin.unlock(request.params.door, actor, transaction);
       return { door: request.params.door, event_id: r.eventId, pulsed: r.pulsed };
     }
     case 'arm_enrollment': {
-      const r = target.armEnrollment(request.params.name, (request.params.ttl_seconds ?? DEFAULT_ARM_TTL_SECONDS) * 1000, request.params.capture);
+      const r = admin.armEnrollment(request.params.name, (request.params.ttl_seconds ?? DEFAULT_ARM_TTL_SECONDS) * 1000, request.params.capture, actor);
       return { name: r.name, expires_at: r.expiresAt, capture: r.capture };
     }
-    case 'name_pending':
-      return await target.namePending(request.params.id, request.params.name);
+    case 'name_pending': {
+      const r = await admin.namePending(request.params.id, request.params.name, actor);
+      return { person: r.person, templates: r.templates };
+    }
     case 'delete_person': {
-      const r = await target.deletePerson(request.params.name);
+      const r = await admin.deletePerson(request.params.name, actor);
       return { person: r.person, templates: r.templates, negatives: r.negatives, event_embeddings: r.eventEmbeddings, verified: r.verified };
     }
     case 'list_people': {
-      const r = target.listPeople();
+      const r = admin.listPeople();
       return {
         people: r.people.map((p) => ({ id: p.id, name: p.name, groups: p.groups, templates: p.templates, negatives: p.negatives, models: p.models })),
         pending: r.pending.map((p) => ({ id: p.id, created_at: p.createdAt, source: p.source, templates: p.templates })),
       };
     }
     case 'mark_wrong': {
-      const r = await target.markWrong(request.params.event_id, request.params.note);
+      const r = await admin.markWrong(request.params.event_id, request.params.note, actor);
       return { event_id: request.params.event_id, person: r.person, negative_id: r.negativeId };
     }
     case 'reload_config': {
-      const r = await target.reloadConfig();
+      const r = await admin.reloadConfig(actor);
       return { applied: r.applied, restart_required: r.restartRequired };
     }
   }

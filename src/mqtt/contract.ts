@@ -147,7 +147,7 @@ export const ResponsePayload = z
     status: z.enum(['ok', 'error']),
     data: z.record(z.string(), z.unknown()).describe('the result (empty on error)'),
     error: z.string().optional().describe('what was wrong, for people'),
-    code: z.string().optional().describe('what was wrong, for programs: too_large, bad_json, not_an_object, unknown_command, bad_request, unsigned, bad_signature, stale, replayed, retained, failed'),
+    code: z.string().optional().describe('what was wrong, for programs: too_large, too_deep, bad_json, not_an_object, unknown_command, bad_request, unsigned, bad_signature, stale, replayed, retained, failed'),
   })
   .describe('`<base>/<device>/response/<command>`, QoS 1: the answer to one request');
 

@@ -9,7 +9,8 @@ import type { ModelTag } from '../gallery/gallery-store.js';
 import type { RecognitionEvent } from '../recognition/events.js';
 import type { EnrollmentOutcome } from '../recognition/button-enrollment.js';
 import { COMMANDS, EVENT_TOPICS, topicsFor, type LastPersonMessage, type ResponseMessage, type Topics } from './contract.js';
-import { errorResponse, executeRequest, okResponse, parseRequest, responseName, type CommandTarget } from './commands.js';
+import { errorResponse, executeRequest, okResponse, parseRequest, responseName, transactionOf } from './commands.js';
+import type { AdminApi } from '../app/admin-api.js';
 import type { EventOutbox, NewEvent } from './event-outbox.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { discoveryFilter, discoveryMessages, nodeId } from './home-assistant.js';
@@ -27,7 +28,8 @@ export interface MqttBridgeOptions {
   settings: MqttSettings;
   outbox: EventOutbox;
   doors: string[];
-  target: CommandTarget;
+  /** What requests act on: every command is one AdminApi call, audited with the MQTT actor. */
+  admin: AdminApi;
   log: Logger;
   metrics?: BridgeMetrics;
 }
@@ -202,9 +204,10 @@ export class MqttBridge {
     const topics = this.topics!;
     const requestPrefix = `${topics.prefix}request/`;
     if (topic.startsWith(requestPrefix)) {
+      // An empty payload is not a request: it is how a retained request is cleared from the broker.
+      if (payload.length === 0) return;
       const command = topic.slice(requestPrefix.length);
-      // One at a time, in arrival order: commands change the gallery and the relays.
-      this.requests = this.requests.then(() => this.handleRequest(command, payload, retained));
+      this.enqueue(`request ${responseName(command)}`, () => this.handleRequest(command, payload, retained));
       return;
     }
     const parts = topic.split('/');
@@ -214,23 +217,41 @@ export class MqttBridge {
     }
   }
 
+  /**
+   * One at a time, in arrival order: commands change the gallery and the relays. Whatever a
+   * handler throws or rejects with is logged here and never reaches the process: the queue goes on.
+   */
+  private enqueue(what: string, handle: () => Promise<void>): void {
+    this.requests = this.requests.then(handle).catch((err: unknown) => this.opts.log.error(`mqtt: ${what} failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
   private async handleRequest(command: string, payload: Buffer, retained: boolean): Promise<void> {
-    const s = this.opts.settings;
     let response: ResponseMessage;
-    if (retained) {
-      // A retained request would run again on every reconnect.
-      response = errorResponse(undefined, 'retained', 'retained requests are refused: publish requests without the retain flag');
-    } else {
-      const parsed = parseRequest(command, payload, { device: s.device, key: s.commands.key, allowUnsigned: s.commands.allowUnsigned, maxSkewMs: s.commands.maxSkewMs }, { claim: (nonce, expiresAtMs) => this.opts.outbox.claimNonce(nonce, expiresAtMs) }, Date.now());
-      if (!parsed.ok) response = errorResponse(parsed.transaction, parsed.code, parsed.message);
-      else {
-        try {
-          response = okResponse(parsed.transaction, await executeRequest(this.opts.target, parsed.request, parsed.transaction));
-        } catch (err) {
-          response = errorResponse(parsed.transaction, 'failed', (err as Error).message);
-        }
-      }
+    try {
+      response = await this.answer(command, payload, retained);
+    } catch (err) {
+      // A defect (or a broken nonce store) must still answer, and must not end the daemon.
+      this.opts.log.error(`mqtt: request ${responseName(command)}: ${(err as Error).message}`);
+      response = errorResponse(retained ? undefined : transactionOf(payload), 'failed', 'the request could not be handled (see the device log); nothing was changed by it');
     }
+    this.respond(command, response);
+  }
+
+  private async answer(command: string, payload: Buffer, retained: boolean): Promise<ResponseMessage> {
+    const s = this.opts.settings;
+    // A retained request would run again on every reconnect.
+    if (retained) return errorResponse(transactionOf(payload), 'retained', 'retained requests are refused: publish requests without the retain flag, and clear this one (an empty retained message on the same topic)');
+    const parsed = parseRequest(command, payload, { device: s.device, key: s.commands.key, allowUnsigned: s.commands.allowUnsigned, maxSkewMs: s.commands.maxSkewMs }, { claim: (nonce, expiresAtMs) => this.opts.outbox.claimNonce(nonce, expiresAtMs) }, Date.now());
+    if (!parsed.ok) return errorResponse(parsed.transaction, parsed.code, parsed.message);
+    try {
+      const actor = { via: 'mqtt', name: parsed.signed ? 'signed request' : 'unsigned request' } as const;
+      return okResponse(parsed.transaction, await executeRequest(this.opts.admin, parsed.request, parsed.transaction, actor));
+    } catch (err) {
+      return errorResponse(parsed.transaction, 'failed', (err as Error).message);
+    }
+  }
+
+  private respond(command: string, response: ResponseMessage): void {
     const name = responseName(command);
     const label = Object.hasOwn(COMMANDS, command) ? command : 'other';
     this.opts.metrics?.requests.inc({ command: label, status: response.status });

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { EventOutbox } from '../../src/mqtt/event-outbox.js';
 import { MqttBridge } from '../../src/mqtt/mqtt-bridge.js';
-import type { CommandTarget } from '../../src/mqtt/commands.js';
+import type { AdminApi } from '../../src/app/admin-api.js';
 import type { RecognitionEvent } from '../../src/recognition/events.js';
 import type { MqttSettings } from '../../src/mqtt/settings.js';
 
@@ -28,13 +28,11 @@ const settings: MqttSettings = {
   homeAssistant: { enabled: false, prefix: 'homeassistant' },
 };
 
-const refuse = () => {
-  throw new Error('no commands here');
-};
-const target = { unlock: refuse, armEnrollment: refuse, namePending: refuse, deletePerson: refuse, listPeople: refuse, markWrong: refuse, reloadConfig: refuse } as CommandTarget;
+// Commands are off here: no AdminApi method is ever reached.
+const admin = new Proxy({}, { get: () => () => { throw new Error('no commands here'); } }) as AdminApi;
 
 const outbox = EventOutbox.open(settings.outbox.path, settings.outbox);
-const bridge = new MqttBridge({ settings, outbox, doors: ['front'], target, log: pino({ level: 'warn' }) });
+const bridge = new MqttBridge({ settings, outbox, doors: ['front'], admin, log: pino({ level: 'warn' }) });
 bridge.start();
 
 const model = { id: 'mobilefacenet-fp32', sha256: 'f'.repeat(64) };
