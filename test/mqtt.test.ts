@@ -1,18 +1,17 @@
 // The MQTT pieces that need no broker: request checks and signatures, the outbox's order, bound
-// and retention, Home Assistant discovery configs, the published JSON Schema, the config section.
+// and retention, the published JSON Schema, the config section (Home Assistant: home-assistant.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../src/config/load.js';
-import { contractJsonSchema, EnrollmentPayload, RecognitionPayload, StatePayload, topicsFor, UnlockPayload } from '../src/mqtt/contract.js';
+import { contractJsonSchema, EnrollmentPayload, RecognitionPayload, StatePayload, UnlockPayload } from '../src/mqtt/contract.js';
 import { enrollmentMessage, recognitionMessage, stateMessage, unlockMessage } from '../src/mqtt/messages.js';
 import type { RecognitionEvent } from '../src/recognition/events.js';
 import { jsonNestingDepth, MAX_REQUEST_BYTES, MAX_REQUEST_DEPTH, parseRequest, transactionOf, type CommandPolicy, type NonceRegistry } from '../src/mqtt/commands.js';
 import { canonicalJson, MAX_CANONICAL_DEPTH, signature, signRequest, signedText } from '../src/mqtt/signing.js';
 import { EventOutbox } from '../src/mqtt/event-outbox.js';
-import { discoveryMessages } from '../src/mqtt/home-assistant.js';
 import { deviceIdFromHostname } from '../src/mqtt/settings.js';
 import { REPO_ROOT } from '../src/paths.js';
 
@@ -182,27 +181,6 @@ test('outbox: one row per event in order, ack deletes from the outbox only, the 
   assert.equal(again.droppedTotal, 5 + 10);
   assert.equal(again.next(0, 200).at(-1)!.id, 'f49', 'drop-newest did not queue the newest');
   again.close();
-});
-
-test('Home Assistant discovery: a lock per door, a person sensor, a camera sensor, all with availability', () => {
-  const topics = topicsFor('facegate', 'door1');
-  const msgs = discoveryMessages({ prefix: 'homeassistant', device: 'door1', doors: ['front', 'garage'], software: '0.1.0', topics });
-  assert.deepEqual(msgs.map((m) => m.topic), [
-    'homeassistant/lock/facegate_door1/door_front/config',
-    'homeassistant/lock/facegate_door1/door_garage/config',
-    'homeassistant/sensor/facegate_door1/last_person/config',
-    'homeassistant/binary_sensor/facegate_door1/camera/config',
-  ]);
-  const ids = new Set<string>();
-  for (const { config } of msgs) {
-    assert.equal(config.availability_topic, 'facegate/door1/status');
-    assert.equal(typeof config.state_topic, 'string');
-    assert.ok(!ids.has(config.unique_id as string));
-    ids.add(config.unique_id as string);
-    assert.deepEqual((config.device as { identifiers: string[] }).identifiers, ['facegate_door1']);
-  }
-  assert.equal(msgs[0]!.config.state_topic, 'facegate/door1/door/front/state');
-  assert.equal(msgs[0]!.config.command_topic, 'facegate/door1/request/unlock');
 });
 
 test('payloads built from internal events match the contract; "seen but no usable face" is an event too', () => {

@@ -4,6 +4,7 @@
 // means `reload_config` applies it in place (src/config/reload.ts reads it); everything else
 // needs a restart.
 import { z } from 'zod';
+import { DEFAULT_CODE_FORMAT, HA_CODE_HASH_PATTERN } from '../mqtt/ha-code.js';
 import { CameraConfig } from '../camera/camera-config.js';
 
 /** Applied by reload_config while the daemon runs. */
@@ -159,6 +160,15 @@ export const EventsConfig = z
   .prefault({})
   .describe('the event log');
 
+function isRegExp(text: string): boolean {
+  try {
+    new RegExp(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const topicLevel = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _').max(64);
 
 export const MqttConfig = z
@@ -226,10 +236,27 @@ export const MqttConfig = z
     homeAssistant: z
       .strictObject({
         enabled: z.boolean().default(true).describe('announce entities by MQTT discovery; false removes the ones this device announced'),
-        prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('homeassistant').describe('Home Assistant discovery prefix'),
+        prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('homeassistant').describe('Home Assistant discovery prefix (its birth message on <prefix>/status makes the daemon announce again)'),
+        lock: z
+          .strictObject({
+            codeHash: z
+              .string()
+              .regex(HA_CODE_HASH_PATTERN, 'a hash made by facegate mqtt ha-code (scrypt$N=...)')
+              .optional()
+              .describe("scrypt hash of the code Home Assistant's lock must send to unlock (facegate mqtt ha-code prints it); without it Unlock/Open from Home Assistant is refused"),
+            codeFormat: z
+              .string()
+              .refine((v) => isRegExp(v), 'not a regular expression')
+              .default(DEFAULT_CODE_FORMAT)
+              .describe("Home Assistant's code_format: the regular expression its keypad checks before sending"),
+            maxFailures: z.number().int().min(1).max(20).default(5).describe('wrong codes in a row before a lockout'),
+            lockoutMs: z.number().int().min(1000).default(300_000).describe('first lockout after maxFailures wrong codes; each further run of wrong codes doubles it, up to a day; a right code resets it'),
+          })
+          .default({ codeFormat: DEFAULT_CODE_FORMAT, maxFailures: 5, lockoutMs: 300_000 })
+          .describe("Home Assistant's lock: Unlock and Open pulse the door when the code matches; Lock changes nothing"),
       })
-      .default({ enabled: true, prefix: 'homeassistant' })
-      .describe('Home Assistant discovery: a lock per door, last recognised person, camera connectivity'),
+      .default({ enabled: true, prefix: 'homeassistant', lock: { codeFormat: DEFAULT_CODE_FORMAT, maxFailures: 5, lockoutMs: 300_000 } })
+      .describe('Home Assistant discovery: a lock per door (with a code), recognition events, last face, last person and visitor, diagnostics, a pending-capture button'),
   })
   .optional()
   .describe('MQTT: events, retained state, commands and Home Assistant discovery (absent: no MQTT)');

@@ -21,6 +21,16 @@ export interface Topics {
   response(command: string): string;
   /** Subscription filter for every request. */
   requests: string;
+  /** Home Assistant's side (`<base>/<device>/ha/...`): plain commands and live-only messages, never queued. */
+  ha: {
+    lockCommand(door: string): string;
+    /** Subscription filter for every door's lock command. */
+    lockCommands: string;
+    capturePending: string;
+    recognition: string;
+    lastFace: string;
+    lastUnknown: string;
+  };
 }
 
 export function topicsFor(base: string, device: string): Topics {
@@ -34,6 +44,14 @@ export function topicsFor(base: string, device: string): Topics {
     request: (command) => `${prefix}request/${command}`,
     response: (command) => `${prefix}response/${command}`,
     requests: `${prefix}request/+`,
+    ha: {
+      lockCommand: (door) => `${prefix}ha/door/${door}/set`,
+      lockCommands: `${prefix}ha/door/+/set`,
+      capturePending: `${prefix}ha/capture_pending/set`,
+      recognition: `${prefix}ha/recognition`,
+      lastFace: `${prefix}ha/last_face`,
+      lastUnknown: `${prefix}ha/last_unknown`,
+    },
   };
 }
 
@@ -151,6 +169,30 @@ export const ResponsePayload = z
   })
   .describe('`<base>/<device>/response/<command>`, QoS 1: the answer to one request');
 
+export const HaLockCommandPayload = z
+  .strictObject({
+    action: z.enum(['LOCK', 'UNLOCK', 'OPEN']).describe('UNLOCK and OPEN pulse the strike when the code matches; LOCK changes nothing and re-sends the door state'),
+    code: z.string().max(128).nullable().describe("the code typed into Home Assistant's keypad (null when none was)"),
+  })
+  .describe(
+    "`<base>/<device>/ha/door/<door>/set`, from Home Assistant's lock (its command_template): checked against mqtt.homeAssistant.lock.codeHash with a lockout after repeated wrong codes; never retained",
+  );
+
+export const HaRecognitionPayload = z
+  .looseObject({
+    event_type: z.string().describe('the decision reason: granted, denied-unknown, ... (the event entity\'s event_types)'),
+    door,
+    person: z.string().nullable(),
+    score: z.number(),
+    event_id: eventId,
+    time,
+  })
+  .describe("`<base>/<device>/ha/recognition`, QoS 1, live only (not queued, so Home Assistant's automations never fire for old events after an outage): Home Assistant's recognition event entity");
+
+export const LastUnknownPayload = z
+  .looseObject({ version, door, event_id: eventId, time })
+  .describe('`<base>/<device>/ha/last_unknown`, retained: the last face nobody enrolled (denied-unknown)');
+
 // --- requests --------------------------------------------------------------------------------
 
 const personName = z
@@ -227,6 +269,8 @@ export type EnrollmentMessage = z.infer<typeof EnrollmentPayload>;
 export type LastPersonMessage = z.infer<typeof LastPersonPayload>;
 export type StateMessage = z.infer<typeof StatePayload>;
 export type ResponseMessage = z.infer<typeof ResponsePayload>;
+export type HaRecognitionMessage = z.infer<typeof HaRecognitionPayload>;
+export type LastUnknownMessage = z.infer<typeof LastUnknownPayload>;
 
 /** docs/mqtt-events.schema.json: one JSON Schema (draft 2020-12) with a definition per message. */
 export function contractJsonSchema(): Record<string, unknown> {
@@ -239,6 +283,9 @@ export function contractJsonSchema(): Record<string, unknown> {
     enrollment: EnrollmentPayload,
     last_person: LastPersonPayload,
     response: ResponsePayload,
+    ha_lock_command: HaLockCommandPayload,
+    ha_recognition: HaRecognitionPayload,
+    last_unknown: LastUnknownPayload,
     ...Object.fromEntries(COMMAND_NAMES.map((c) => [`request_${c}`, REQUEST_SCHEMAS[c]])),
   };
   const $defs = Object.fromEntries(

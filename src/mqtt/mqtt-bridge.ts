@@ -1,19 +1,22 @@
 // The daemon's MQTT side: one mqtt.js client with a retained `offline` Last Will; on every
 // (re)connect it announces `online`, the retained state, door states and Home Assistant discovery,
-// subscribes to requests, and resumes draining the event outbox. Clean sessions: the outbox, not
-// the broker, is what remembers undelivered events.
+// subscribes to requests (and Home Assistant's commands), and resumes draining the event outbox.
+// Clean sessions: the outbox, not the broker, is what remembers undelivered events.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Counter, Gauge } from 'prom-client';
 import type { Logger } from '../daemon/logger.js';
 import type { ModelTag } from '../gallery/gallery-store.js';
 import type { RecognitionEvent } from '../recognition/events.js';
 import type { EnrollmentOutcome } from '../recognition/button-enrollment.js';
-import { COMMANDS, EVENT_TOPICS, topicsFor, type LastPersonMessage, type ResponseMessage, type Topics } from './contract.js';
+import { COMMANDS, CONTRACT_VERSION, EVENT_TOPICS, topicsFor, type HaRecognitionMessage, type LastPersonMessage, type LastUnknownMessage, type ResponseMessage, type Topics } from './contract.js';
 import { errorResponse, executeRequest, okResponse, parseRequest, responseName, transactionOf } from './commands.js';
 import type { AdminApi } from '../app/admin-api.js';
+import type { Actor } from '../core/event-bus.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { CodeGuard, DEFAULT_CODE_FORMAT, haCodeMatches } from './ha-code.js';
 import type { EventOutbox, NewEvent } from './event-outbox.js';
 import { OutboxPublisher } from './outbox-publisher.js';
-import { discoveryFilter, discoveryMessages, nodeId } from './home-assistant.js';
+import { birthTopic, discoveryFilter, discoveryMessages, nodeId, parseLockCommand } from './home-assistant.js';
 import { enrollmentMessage, lastPersonMessage, recognitionMessage, stateMessage, unlockMessage, type DeviceStatus, type RemoteUnlock } from './messages.js';
 import { SOFTWARE_VERSION, type MqttSettings } from './settings.js';
 
@@ -32,7 +35,15 @@ export interface MqttBridgeOptions {
   admin: AdminApi;
   log: Logger;
   metrics?: BridgeMetrics;
+  /** Lockout timing of Home Assistant's lock code (default: the system clock). */
+  clock?: Clock;
+  /** Home Assistant's "Capture a face (pending)" button: starts a capture bound to nobody (absent: no button). */
+  onCapturePending?: () => void;
+  /** The web console, linked from Home Assistant's device page (configuration_url). */
+  webUrl?: string;
 }
+
+const HOME_ASSISTANT: Actor = { via: 'home-assistant', name: 'home assistant' };
 
 /** Messages in flight at once: enough to drain a backlog quickly, few enough to resend cheaply. */
 const PUBLISH_WINDOW = 16;
@@ -48,6 +59,8 @@ export class MqttBridge {
   private stateSentKey = '';
   private stateSentAtMs = 0;
   private lastPerson: LastPersonMessage | undefined;
+  private lastUnknown: LastUnknownMessage | undefined;
+  private codeGuard: CodeGuard | undefined;
   private readonly doorStates = new Map<string, 'locked' | 'unlocked'>();
   private discoveryTopics = new Set<string>();
   private requests: Promise<void> = Promise.resolve();
@@ -71,6 +84,9 @@ export class MqttBridge {
     this.topics = topics;
     for (const door of this.opts.doors) this.doorStates.set(door, 'locked');
     this.discoveryTopics = new Set(s.homeAssistant.enabled ? this.discovery().map((m) => m.topic) : []);
+    const lock = s.homeAssistant.lock;
+    const codeHash = lock?.codeHash;
+    this.codeGuard = lock && codeHash ? new CodeGuard({ matches: (code) => haCodeMatches(codeHash, code), maxFailures: lock.maxFailures, lockoutMs: lock.lockoutMs, clock: this.opts.clock ?? systemClock }) : undefined;
     this.opts.metrics?.outboxPending.set(this.opts.outbox.pending);
     this.reconnectMs = s.reconnect.initialMs;
     const options: IClientOptions = {
@@ -139,6 +155,22 @@ export class MqttBridge {
       this.lastPerson = lastPersonMessage({ ...e, person: e.person });
       if (this.connected) this.publishRetained(this.topics!.lastPerson, JSON.stringify(this.lastPerson));
     }
+    if (!this.opts.settings.homeAssistant.enabled) return;
+    if (e.reason === 'denied-unknown') {
+      this.lastUnknown = { version: CONTRACT_VERSION, door: e.door, event_id: e.eventId, time: e.time };
+      if (this.connected) this.publishRetained(this.topics!.ha.lastUnknown, JSON.stringify(this.lastUnknown));
+    }
+    // Live only: after an outage Home Assistant's automations must not fire for old visitors.
+    if (this.connected) {
+      const haEvent: HaRecognitionMessage = { event_type: e.reason, door: e.door, person: e.person?.name ?? null, score: e.score, event_id: e.eventId, time: e.time };
+      this.client!.publishAsync(this.topics!.ha.recognition, JSON.stringify(haEvent), { qos: 1 }).catch((err: Error) => this.opts.log.debug(`mqtt: Home Assistant event not sent: ${err.message}`));
+    }
+  }
+
+  /** The last recognised face for Home Assistant's image entity (JPEG); not retained, not queued. */
+  publishLastFace(jpeg: Buffer): void {
+    if (!this.opts.settings.homeAssistant.enabled || !this.connected) return;
+    this.client!.publishAsync(this.topics!.ha.lastFace, jpeg, { qos: 0 }).catch((err: Error) => this.opts.log.debug(`mqtt: last face not sent: ${err.message}`));
   }
 
   recordUnlock(u: RemoteUnlock): void {
@@ -193,9 +225,15 @@ export class MqttBridge {
     if (s.commands.enabled) this.subscribe(topics.requests);
     // Also when discovery is off: the retained configs this device left behind arrive and are removed.
     this.subscribe(discoveryFilter(s.homeAssistant.prefix, s.device));
-    if (s.homeAssistant.enabled) for (const m of this.discovery()) this.publishRetained(m.topic, JSON.stringify(m.config));
+    if (s.homeAssistant.enabled) {
+      this.subscribe(topics.ha.lockCommands);
+      if (this.opts.onCapturePending) this.subscribe(topics.ha.capturePending);
+      this.subscribe(birthTopic(s.homeAssistant.prefix));
+      this.announce();
+    }
     for (const [door, state] of this.doorStates) this.publishRetained(topics.door(door), state);
     if (this.lastPerson) this.publishRetained(topics.lastPerson, JSON.stringify(this.lastPerson));
+    if (this.lastUnknown && s.homeAssistant.enabled) this.publishRetained(topics.ha.lastUnknown, JSON.stringify(this.lastUnknown));
     if (this.status) this.publishState(this.status);
     this.publisher!.connected();
   }
@@ -209,6 +247,28 @@ export class MqttBridge {
       const command = topic.slice(requestPrefix.length);
       this.enqueue(`request ${responseName(command)}`, () => this.handleRequest(command, payload, retained));
       return;
+    }
+    const ha = this.opts.settings.homeAssistant;
+    if (ha.enabled) {
+      if (topic === birthTopic(ha.prefix)) {
+        // Home Assistant (re)started: it forgot entities that were not announced since.
+        if (payload.toString() === 'online') {
+          this.opts.log.info('mqtt: Home Assistant came online: announcing discovery again');
+          this.announce();
+        }
+        return;
+      }
+      const door = this.haLockDoor(topic);
+      if (door !== undefined) {
+        this.enqueue(`Home Assistant lock ${door}`, () => this.handleHaLock(door, payload, retained));
+        return;
+      }
+      if (topic === topics.ha.capturePending) {
+        if (retained || payload.length === 0) return;
+        this.opts.log.info('mqtt: Home Assistant pressed "Capture a face (pending)": the face is kept as pending until an admin names it');
+        this.opts.onCapturePending?.();
+        return;
+      }
     }
     const parts = topic.split('/');
     if (parts.length === 5 && parts[0] === this.opts.settings.homeAssistant.prefix && parts[2] === nodeId(this.device) && parts[4] === 'config' && payload.length > 0 && !this.discoveryTopics.has(topic)) {
@@ -260,6 +320,62 @@ export class MqttBridge {
     this.client!.publishAsync(this.topics!.response(name), JSON.stringify(response), { qos: 1 }).catch((err: Error) => this.opts.log.warn(`mqtt: could not send the ${name} response: ${err.message}`));
   }
 
+  private haLockDoor(topic: string): string | undefined {
+    const t = this.topics!.ha;
+    const [head, tail] = t.lockCommand('\u0000').split('\u0000') as [string, string];
+    if (!topic.startsWith(head) || !topic.endsWith(tail)) return undefined;
+    return topic.slice(head.length, topic.length - tail.length);
+  }
+
+  /**
+   * Home Assistant's lock: Unlock and Open pulse the strike only with the right code and outside a
+   * lockout; Lock changes nothing. Every outcome re-sends the door's state, so Home Assistant's
+   * lock leaves "unlocking" and shows what the door really does.
+   */
+  private async handleHaLock(door: string, payload: Buffer, retained: boolean): Promise<void> {
+    const log = this.opts.log;
+    if (payload.length === 0) return;
+    if (retained) return void log.warn(`mqtt: a retained Home Assistant lock command for ${door} was ignored (it would run on every reconnect): set retain: false in Home Assistant and clear it`);
+    const state = this.doorStates.get(door);
+    if (state === undefined) return void log.warn(`mqtt: Home Assistant asked for door "${door.slice(0, 64)}", which this device does not have (doors: ${this.opts.doors.join(', ') || 'none'})`);
+    const answer = () => this.publishRetained(this.topics!.door(door), this.doorStates.get(door)!);
+    const command = parseLockCommand(payload);
+    if (!command) {
+      log.warn(`mqtt: Home Assistant lock ${door}: not a lock command (expected {"action":"UNLOCK","code":"..."} from the discovered command_template)`);
+      return answer();
+    }
+    if (command.action === 'LOCK') {
+      // The strike locks itself when the pulse ends: there is nothing to do but say how it is.
+      log.info(`mqtt: Home Assistant lock ${door}: Lock (nothing to do, the door is ${state})`);
+      return answer();
+    }
+    if (!this.codeGuard) {
+      log.warn(`mqtt: Home Assistant ${command.action.toLowerCase()} of ${door} refused: no code is configured (mqtt.homeAssistant.lock.codeHash, made by facegate mqtt ha-code)`);
+      return answer();
+    }
+    const verdict = await this.codeGuard.check(command.code);
+    if (!verdict.ok) {
+      const until = verdict.retryAtMs !== undefined ? new Date(verdict.retryAtMs).toISOString() : undefined;
+      const why =
+        verdict.reason === 'locked-out'
+          ? `locked out after repeated wrong codes until ${until}`
+          : `${verdict.reason === 'missing' ? 'no code' : 'wrong code'}; ${verdict.failuresLeft ? `${verdict.failuresLeft} more before a lockout` : `locked out until ${until}`}`;
+      log.warn(`mqtt: Home Assistant ${command.action.toLowerCase()} of ${door} refused: ${why}`);
+      return answer();
+    }
+    try {
+      const r = this.opts.admin.unlock(door, HOME_ASSISTANT);
+      log.info(`mqtt: Home Assistant ${command.action.toLowerCase()} of ${door} with the right code: ${r.pulsed ? 'pulsed' : 'relay already energised'} (event ${r.eventId})`);
+    } catch (err) {
+      log.warn(`mqtt: Home Assistant unlock of ${door} failed: ${(err as Error).message}`);
+      answer();
+    }
+  }
+
+  private announce(): void {
+    for (const m of this.discovery()) this.publishRetained(m.topic, JSON.stringify(m.config));
+  }
+
   private publishState(status: DeviceStatus): void {
     this.stateSentKey = stateKey(status);
     this.stateSentAtMs = Date.now();
@@ -269,7 +385,16 @@ export class MqttBridge {
 
   private discovery() {
     const s = this.opts.settings;
-    return discoveryMessages({ prefix: s.homeAssistant.prefix, device: s.device, doors: this.opts.doors, software: SOFTWARE_VERSION, topics: this.topics! });
+    return discoveryMessages({
+      prefix: s.homeAssistant.prefix,
+      device: s.device,
+      doors: this.opts.doors,
+      software: SOFTWARE_VERSION,
+      topics: this.topics!,
+      codeFormat: s.homeAssistant.lock?.codeFormat ?? DEFAULT_CODE_FORMAT,
+      capturePending: this.opts.onCapturePending !== undefined,
+      ...(this.opts.webUrl ? { webUrl: this.opts.webUrl } : {}),
+    });
   }
 
   private publishRetained(topic: string, payload: string): void {

@@ -19,7 +19,15 @@ export interface MqttSettings {
   reconnect: { initialMs: number; maxMs: number };
   commands: { enabled: boolean; key: Buffer | null; maxSkewMs: number; allowUnsigned: boolean };
   outbox: OutboxLimits & { path: string };
-  homeAssistant: { enabled: boolean; prefix: string };
+  homeAssistant: { enabled: boolean; prefix: string; lock?: HaLockSettings };
+}
+
+export interface HaLockSettings {
+  /** Absent: Unlock/Open from Home Assistant is refused. */
+  codeHash?: string;
+  codeFormat: string;
+  maxFailures: number;
+  lockoutMs: number;
 }
 
 export const SOFTWARE_VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -64,6 +72,6 @@ export function resolveMqttSettings(loaded: LoadedConfig, m: MqttConfigValues): 
     reconnect: { ...m.reconnect },
     commands: { enabled: m.commands.enabled, key, maxSkewMs: m.commands.maxSkewMs, allowUnsigned: m.commands.allowUnsigned },
     outbox: { path: m.outbox.path !== undefined ? path(m.outbox.path) : join(dirname(path(loaded.config.gallery.path)), 'events.db'), maxEvents: m.outbox.maxEvents, whenFull: m.outbox.whenFull, keepDays: m.outbox.keepDays },
-    homeAssistant: { ...m.homeAssistant },
+    homeAssistant: { enabled: m.homeAssistant.enabled, prefix: m.homeAssistant.prefix, lock: { ...m.homeAssistant.lock } },
   };
 }

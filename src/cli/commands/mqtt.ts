@@ -7,6 +7,7 @@ import { describeConfigSource, loadConfigFor } from '../../config/load.js';
 import { COMMAND_NAMES, contractJsonSchema, topicsFor } from '../../mqtt/contract.js';
 import { discoveryFilter } from '../../mqtt/home-assistant.js';
 import { signRequest } from '../../mqtt/signing.js';
+import { hashHaCode } from '../../mqtt/ha-code.js';
 import { deviceIdFromHostname, hmacKeyFrom, resolveMqttSettings, type MqttSettings } from '../../mqtt/settings.js';
 import { CliError, info, onFile, printJson } from '../output.js';
 import { secondsOption } from '../units.js';
@@ -46,6 +47,35 @@ async function connect(s: MqttSettings): Promise<MqttClient> {
     ...(s.password !== undefined ? { password: s.password } : {}),
     ...(s.tls ? { ...s.tls } : {}),
   });
+}
+
+/** The code from stdin: typed at a terminal without echo, or the first line of a pipe (never an argument: `ps` would show it). */
+async function readCode(): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stdin) chunks.push(chunk as Buffer);
+    return (Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '').trim();
+  }
+  process.stderr.write('code for Home Assistant\'s lock (not shown): ');
+  stdin.setRawMode(true);
+  stdin.resume();
+  let code = '';
+  try {
+    for await (const chunk of stdin) {
+      for (const ch of (chunk as Buffer).toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return code;
+        if (ch === '\u0003') throw new CliError('cancelled');
+        if (ch === '\u007f' || ch === '\b') code = code.slice(0, -1);
+        else code += ch;
+      }
+    }
+    return code;
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+    process.stderr.write('\n');
+  }
 }
 
 export function registerMqttCommands(program: Command): void {
@@ -102,6 +132,21 @@ export function registerMqttCommands(program: Command): void {
       } finally {
         await client.endAsync();
       }
+    });
+
+  cmd
+    .command('ha-code')
+    .description("hash the code Home Assistant's lock must send to unlock: read from stdin (typed without echo, or piped), printed as the value for mqtt.homeAssistant.lock.codeHash")
+    .action(async () => {
+      const code = await readCode();
+      let hash: string;
+      try {
+        hash = await hashHaCode(code);
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+      process.stdout.write(`${hash}\n`);
+      info('put it in the config as mqtt.homeAssistant.lock.codeHash, keep the config readable only by root and facegate, and reload or restart the daemon');
     });
 
   cmd
