@@ -9,7 +9,8 @@ import { parseConfig } from '../src/config/load.js';
 import { contractJsonSchema, EnrollmentPayload, RecognitionPayload, StatePayload, UnlockPayload } from '../src/mqtt/contract.js';
 import { enrollmentMessage, recognitionMessage, stateMessage, unlockMessage } from '../src/mqtt/messages.js';
 import type { RecognitionEvent } from '../src/recognition/events.js';
-import { jsonNestingDepth, MAX_REQUEST_BYTES, MAX_REQUEST_DEPTH, parseRequest, transactionOf, type CommandPolicy, type NonceRegistry } from '../src/mqtt/commands.js';
+import { executeRequest, jsonNestingDepth, MAX_REQUEST_BYTES, MAX_REQUEST_DEPTH, parseRequest, transactionOf, type CommandPolicy, type CommandRequest, type NonceRegistry } from '../src/mqtt/commands.js';
+import type { AdminApi } from '../src/app/admin-api.js';
 import { canonicalJson, MAX_CANONICAL_DEPTH, signature, signRequest, signedText } from '../src/mqtt/signing.js';
 import { EventOutbox } from '../src/mqtt/event-outbox.js';
 import { deviceIdFromHostname } from '../src/mqtt/settings.js';
@@ -146,6 +147,42 @@ test('fuzzed requests: every malformed one is refused with a code, none throws',
   assert.ok(!huge.ok && huge.transaction === undefined);
   const tx = parse('unlock', { transaction: { a: 1 }, door: 'front' });
   assert.ok(!tx.ok && tx.transaction === undefined);
+});
+
+test('each command is one AdminApi call with the request\'s actor; the data keeps the version 1 shape', async () => {
+  const calls: unknown[][] = [];
+  const person = { id: 3, uuid: 'u-3', name: 'alice', groups: ['staff'], templates: 5, negatives: 1, models: ['m'], createdAt: 'c', updatedAt: 'u' };
+  const results: Record<string, unknown> = {
+    unlock: { eventId: 'e1', pulsed: true },
+    armEnrollment: { name: 'bob', expiresAt: '2026-12-02T06:05:00.000Z', capture: 'now' },
+    namePending: { person: 'carol', templates: 4 },
+    deletePerson: { person: 'alice', templates: 5, negatives: 1, eventEmbeddings: 2, snapshots: 7, verified: true },
+    listPeople: { people: [person], pending: [{ id: 9, createdAt: '2026-12-01T00:00:00.000Z', source: 'button', templates: 3 }] },
+    markWrong: { person: 'alice', negativeId: 12 },
+    reloadConfig: { applied: ['matching'], restartRequired: ['camera'] },
+  };
+  const admin = new Proxy({} as AdminApi, { get: (_t, method: string) => (...args: unknown[]) => (calls.push([method, ...args]), method === 'unlock' || method === 'armEnrollment' || method === 'listPeople' ? results[method] : Promise.resolve(results[method])) });
+  const actor = { via: 'mqtt', name: 'signed request' } as const;
+  const run = (request: CommandRequest) => executeRequest(admin, request, 'tx', actor);
+  assert.deepEqual(await run({ command: 'unlock', params: { door: 'front' } }), { door: 'front', event_id: 'e1', pulsed: true });
+  assert.deepEqual(await run({ command: 'arm_enrollment', params: { name: 'bob', capture: 'now' } }), { name: 'bob', expires_at: '2026-12-02T06:05:00.000Z', capture: 'now' });
+  assert.deepEqual(await run({ command: 'name_pending', params: { id: 9, name: 'carol' } }), { person: 'carol', templates: 4 });
+  assert.deepEqual(await run({ command: 'delete_person', params: { name: 'alice' } }), { person: 'alice', templates: 5, negatives: 1, event_embeddings: 2, verified: true });
+  assert.deepEqual(await run({ command: 'list_people', params: {} }), {
+    people: [{ id: 3, name: 'alice', groups: ['staff'], templates: 5, negatives: 1, models: ['m'] }],
+    pending: [{ id: 9, created_at: '2026-12-01T00:00:00.000Z', source: 'button', templates: 3 }],
+  });
+  assert.deepEqual(await run({ command: 'mark_wrong', params: { event_id: 'e7', note: 'twin' } }), { event_id: 'e7', person: 'alice', negative_id: 12 });
+  assert.deepEqual(await run({ command: 'reload_config', params: {} }), { applied: ['matching'], restart_required: ['camera'] });
+  assert.deepEqual(calls, [
+    ['unlock', 'front', actor, 'tx'],
+    ['armEnrollment', 'bob', 300_000, 'now', actor],
+    ['namePending', 9, 'carol', actor],
+    ['deletePerson', 'alice', actor],
+    ['listPeople'],
+    ['markWrong', 'e7', 'twin', actor],
+    ['reloadConfig', actor],
+  ]);
 });
 
 test('outbox: one row per event in order, ack deletes from the outbox only, the bound drops as configured', () => {

@@ -129,7 +129,14 @@ export class MqttBridge {
       if (hint) this.opts.log.error(`mqtt: the broker refused the login${hint}`);
     });
     client.on('connect', () => this.onConnect());
-    client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet.retain));
+    client.on('message', (topic, payload, packet) => {
+      // Nothing a message does may throw into mqtt.js's packet handling (or end the process).
+      try {
+        this.onMessage(topic, payload, packet.retain);
+      } catch (err) {
+        this.opts.log.error(`mqtt: a message on ${topic.slice(0, 200)} could not be handled: ${(err as Error).message}`);
+      }
+    });
   }
 
   async stop(): Promise<void> {
@@ -292,7 +299,7 @@ export class MqttBridge {
     } catch (err) {
       // A defect (or a broken nonce store) must still answer, and must not end the daemon.
       this.opts.log.error(`mqtt: request ${responseName(command)}: ${(err as Error).message}`);
-      response = errorResponse(retained ? undefined : transactionOf(payload), 'failed', 'the request could not be handled (see the device log); nothing was changed by it');
+      response = errorResponse(retained ? undefined : transactionOf(payload), 'failed', 'the request could not be handled (see the device log): it was not carried out');
     }
     this.respond(command, response);
   }

@@ -120,8 +120,13 @@ export function registerMqttCommands(program: Command): void {
         await client.subscribeAsync(topics.response(command), { qos: 1 });
         const response = new Promise<Record<string, unknown>>((resolve) =>
           client.on('message', (_topic, payload) => {
-            const r = JSON.parse(payload.toString()) as Record<string, unknown>;
-            if (r.transaction === request.transaction) resolve(r);
+            let r: Record<string, unknown> | undefined;
+            try {
+              r = JSON.parse(payload.toString()) as Record<string, unknown>;
+            } catch {
+              return; // somebody else's message on the response topic
+            }
+            if (r?.transaction === request.transaction) resolve(r);
           }),
         );
         await client.publishAsync(topics.request(command), JSON.stringify(request), { qos: 1 });
