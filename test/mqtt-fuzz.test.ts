@@ -67,6 +67,11 @@ function answerTo(rec: Recorder, transaction: string, timeoutMs = 5000): Promise
   });
 }
 
+/** A response to anything but setUp's readiness probes (one of which may be answered late). */
+function isAnswer(m: { topic: string; payload: string }): boolean {
+  return m.topic.startsWith(`${PREFIX}response/`) && !m.payload.includes('"transaction":"ready-');
+}
+
 async function setUp(t: { after: (fn: () => Promise<void>) => void }, beforeStart?: (rec: Recorder) => Promise<void>) {
   const dir = mkdtempSync(join(tmpdir(), 'facegate-fuzz-'));
   const broker = new Mosquitto(dir);
@@ -184,7 +189,6 @@ function campaign(seed: number, count: number): Case[] {
 test('fuzzed requests on a real broker: the bridge stays up, answers each exactly once, calls nothing', { timeout: 60_000 }, async (t) => {
   const { rec, calls, logLines } = await setUp(t);
   const cases = campaign(20261202, 200);
-  const isResponse = (topic: string) => topic.startsWith(`${PREFIX}response/`);
   let answered = 0;
   // In batches, each closed by a marker request: the bridge answers in arrival order, so the
   // answers before the marker's are the batch's, one per answered case, in the cases' order.
@@ -198,7 +202,7 @@ test('fuzzed requests on a real broker: the bridge stays up, answers each exactl
     for (const c of batch) await rec.client.publishAsync(c.topic, c.payload, { qos: 0 });
     await rec.client.publishAsync(`${PREFIX}request/list_people`, JSON.stringify({ transaction: marker }), { qos: 0 });
     await markerAnswered.catch((err: Error) => assert.fail(`after ${batch.map((c) => c.what).join(', ')}: ${err.message}`));
-    const got = rec.messages.slice(from).filter((m) => isResponse(m.topic) && !m.payload.includes(`"${marker}"`));
+    const got = rec.messages.slice(from).filter((m) => isAnswer(m) && !m.payload.includes(`"${marker}"`));
     const expected = batch.filter((c) => c.answered);
     assert.equal(got.length, expected.length, `${expected.length} answers expected for ${batch.map((c) => c.what).join(', ')}; got ${got.map((m) => m.payload.slice(0, 100)).join(' | ')}`);
     got.forEach((m, k) => {
@@ -236,7 +240,7 @@ test('a request whose handling throws is answered `failed`; retained requests ke
   await rec.client.publishAsync(`${PREFIX}request/list_people`, '', { qos: 1 });
   const marker = await rec.request(PREFIX, 'list_people', { transaction: 'marker' });
   assert.equal(marker.code, 'unsigned');
-  assert.deepEqual(rec.messages.slice(beforeClear).filter((m) => m.topic.includes('/response/')).map((m) => JSON.parse(m.payload).transaction), ['marker'], 'empty payloads got an answer');
+  assert.deepEqual(rec.messages.slice(beforeClear).filter(isAnswer).map((m) => JSON.parse(m.payload).transaction), ['marker'], 'empty payloads got an answer');
 
   // The nonce store breaks (disk I/O error) while a signed request is checked.
   const claim = outbox.claimNonce.bind(outbox);
