@@ -80,6 +80,7 @@ test('spawned daemon: state, discovery, decisions, signed unlock, mark wrong, La
     const discovery = rec.messages.filter((m) => m.topic.startsWith('homeassistant/') && m.payload);
     assert.deepEqual(discovery.map((m) => m.topic).sort(), [
       'homeassistant/binary_sensor/facegate_door1/camera/config',
+      'homeassistant/button/facegate_door1/capture_pending/config',
       'homeassistant/event/facegate_door1/recognition/config',
       'homeassistant/image/facegate_door1/last_face/config',
       'homeassistant/lock/facegate_door1/door_front/config',
@@ -92,7 +93,7 @@ test('spawned daemon: state, discovery, decisions, signed unlock, mark wrong, La
     ]);
     for (const m of discovery) {
       const c = json(m.payload);
-      assert.ok(c.unique_id && c.name && (c.state_topic || c.image_topic) && c.availability_topic === `${PREFIX}status`, m.payload);
+      assert.ok(c.unique_id && c.name && (c.state_topic || c.image_topic || c.command_topic) && c.availability_topic === `${PREFIX}status`, m.payload);
     }
     assert.ok(rec.on(`${PREFIX}door/front/state`).some((m) => m.payload === 'locked'));
 

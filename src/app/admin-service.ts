@@ -76,7 +76,7 @@ export class AdminService implements AdminApi {
   }
 
   /** A burst for `name` (remote arm with capture now) or for whatever the button press finds armed. */
-  async capture(trigger: string, name?: string): Promise<EnrollmentOutcome | undefined> {
+  async capture(trigger: string, name?: string | null): Promise<EnrollmentOutcome | undefined> {
     const enrollment = this.t.enrollment();
     if (!enrollment) return undefined;
     this.t.log.info(`enrollment: capturing (${trigger})${name ? ` for ${name}` : ''}`);

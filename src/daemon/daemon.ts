@@ -208,7 +208,20 @@ export class Daemon {
     const mqttQueue = (this.mqttQueue = mqttSettings ? this.eventLog.declareConsumer('mqtt', { kinds: MQTT_EVENT_KINDS, maxEvents: mqttSettings.outbox.maxEvents, whenFull: mqttSettings.outbox.whenFull }) : undefined);
     const recorder = new EventRecorder(() => this.eventLog.events, () => this.model!, { device: this.deviceId, snapshots: c.events.snapshots.enabled, unknownFaces: c.events.unknownFaces }, this.bus, log, this.metrics);
     if (mqttSettings && mqttQueue) {
-      this.mqtt = new MqttLink(mqttSettings, { events: () => this.eventLog.events, queue: mqttQueue, admin: this.admin, doors: c.doors.map((d) => d.name), status: () => this.deviceStatus(), bus: this.bus, log, metrics: this.metrics });
+      const web = c.web.enabled ? resolveWebSettings(c.web, this.loaded.resolvePath, this.loaded.resolvePath(c.gallery.path)) : undefined;
+      this.mqtt = new MqttLink(mqttSettings, {
+        events: () => this.eventLog.events,
+        queue: mqttQueue,
+        admin: this.admin,
+        doors: c.doors.map((d) => d.name),
+        status: () => this.deviceStatus(),
+        capturePending: () => void this.admin.capture('home-assistant', null),
+        ...(web ? { webUrl: `${web.tls ? 'https' : 'http'}://${web.host === '0.0.0.0' || web.host === '::' ? hostname() : web.host}:${web.port}/` } : {}),
+        bus: this.bus,
+        log,
+        metrics: this.metrics,
+        clock: this.clock,
+      });
     }
     this.supervision.addChecks(() => this.checks());
     this.supervision.onTick(() => {

@@ -122,7 +122,8 @@ export class EventRecorder implements Component {
   }
 }
 
-function faceJpeg(f: FrameAnalysed, box: [number, number, number, number]): Buffer {
+/** The face at `box` of an analysed frame with a margin around it, as JPEG. */
+export function faceJpeg(f: FrameAnalysed, box: [number, number, number, number]): Buffer {
   const [x, y, w, h] = box;
   const mx = w * SNAPSHOT_MARGIN;
   const my = h * SNAPSHOT_MARGIN;

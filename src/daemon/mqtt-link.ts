@@ -7,6 +7,8 @@ import type { ConsumerQueue, EventLog } from '../events/event-log.js';
 import { MqttBridge } from '../mqtt/mqtt-bridge.js';
 import type { MqttSettings } from '../mqtt/settings.js';
 import type { DeviceStatus } from '../mqtt/messages.js';
+import type { Clock } from '../util/clock.js';
+import { faceJpeg } from './event-recorder.js';
 import type { Logger } from './logger.js';
 import type { DaemonMetrics } from './daemon-metrics.js';
 
@@ -16,10 +18,25 @@ export class MqttLink implements Component {
   readonly name = 'mqtt';
   private bridge: MqttBridge | undefined;
   private unsubscribe: (() => void)[] = [];
+  /** The frame and box of the last decision that named a person: Home Assistant's last-face image is cut from it. */
+  private lastFace: { seq: number; box: [number, number, number, number] } | undefined;
 
   constructor(
     private readonly settings: MqttSettings,
-    private readonly deps: { events: () => EventLog; queue: () => ConsumerQueue; admin: AdminApi; doors: string[]; status: () => DeviceStatus | undefined; bus: EventBus; log: Logger; metrics: DaemonMetrics },
+    private readonly deps: {
+      events: () => EventLog;
+      queue: () => ConsumerQueue;
+      admin: AdminApi;
+      doors: string[];
+      status: () => DeviceStatus | undefined;
+      /** Home Assistant's capture button: a pending capture (absent: no button announced). */
+      capturePending?: () => void;
+      webUrl?: string;
+      bus: EventBus;
+      log: Logger;
+      metrics: DaemonMetrics;
+      clock: Clock;
+    },
   ) {}
 
   start(): void {
@@ -47,12 +64,23 @@ export class MqttLink implements Component {
       admin: d.admin,
       log: d.log,
       metrics: { connected: m.mqttConnected, outboxPending: m.outboxPending, outboxDropped: m.outboxDropped, requests: m.mqttRequests },
+      clock: d.clock,
+      ...(d.capturePending ? { onCapturePending: d.capturePending } : {}),
+      ...(d.webUrl ? { webUrl: d.webUrl } : {}),
     });
     this.bridge = bridge;
     bridge.start();
     const b = d.bus;
     this.unsubscribe = [
-      b.on('decision', (e) => bridge.recordRecognition(e, { id: e.modelId, sha256: '' })),
+      b.on('decision', (e) => {
+        bridge.recordRecognition(e, { id: e.modelId, sha256: '' });
+        if (e.person) this.lastFace = { seq: e.frameSeq, box: e.box };
+      }),
+      b.on('frame.analysed', (f) => {
+        if (this.lastFace?.seq !== f.seq) return;
+        bridge.publishLastFace(faceJpeg(f, this.lastFace.box));
+        this.lastFace = undefined;
+      }),
       b.on('unlock', (u) => bridge.recordUnlock({ ...u, transaction: u.transaction })),
       b.on('enrollment', (en) => {
         if (en.outcome.kind !== 'cancelled') bridge.recordEnrollment(en.outcome, en.eventId, en.time);

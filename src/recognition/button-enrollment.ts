@@ -78,13 +78,14 @@ export class ButtonEnrollment {
   }
 
   /**
-   * Captures one burst. `name`: enroll under it (a remote arm with capture now); undefined: take
-   * the name armed for the next press (button), or keep the faces pending when none is armed.
+   * Captures one burst. `name`: enroll under it (a remote arm with capture now); null: keep the
+   * faces pending whatever is armed (Home Assistant's capture button: it must not use up an armed
+   * name); undefined: take the name armed for the next press (button), or pending when none is.
    */
-  async trigger(trigger: string, name?: string): Promise<EnrollmentOutcome> {
+  async trigger(trigger: string, name?: string | null): Promise<EnrollmentOutcome> {
     if (this.stopped) return { kind: 'cancelled', trigger };
     if (this.collecting) return { kind: 'busy', trigger, capturingFor: this.collecting.name };
-    const boundName = name ?? this.store.takeArmedEnrollment();
+    const boundName = name === undefined ? this.store.takeArmedEnrollment() : name;
     this.indicator.capturing();
     const candidates: Candidate[] = [];
     const cancelled = await new Promise<boolean>((resolve) => {
