@@ -74,6 +74,7 @@ test('query, faces kept with decisions, mark wrong once, person deletion and ret
   assert.deepEqual([...log.faceOf('alice-1')!.embedding!], [...embedding]);
   assert.ok(log.markWrong('alice-1', 'now'));
   assert.ok(!log.markWrong('alice-1', 'again'));
+  assert.ok(log.claimNonce('n1', clock.now() + 1000) && !log.claimNonce('n1', clock.now() + 1000), 'a nonce is accepted once');
 
   assert.deepEqual(log.forgetPerson(1), { embeddings: 1, snapshots: 1 });
   assert.equal(log.faceDataOf(1), 0);
@@ -82,7 +83,7 @@ test('query, faces kept with decisions, mark wrong once, person deletion and ret
   // Retention: snapshots after snapshotKeepDays, delivered events after keepDays, undelivered never.
   log.attachSnapshot('stranger-1', Buffer.from('jpeg'));
   clock.advance(3 * DAY);
-  assert.deepEqual(log.prune(), { events: 0, snapshots: 1, nonces: 0 });
+  assert.deepEqual(log.prune(), { events: 0, snapshots: 1, nonces: 1 });
   clock.advance(7 * DAY);
   assert.equal(log.prune().events, 0, 'undelivered events were deleted');
   q.ack(q.next(0, 10).map((r) => r.seq));

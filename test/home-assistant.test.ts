@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import type { AdminApi } from '../src/app/admin-api.js';
 import { parseConfig } from '../src/config/load.js';
 import { HaRecognitionPayload, LastUnknownPayload, topicsFor } from '../src/mqtt/contract.js';
-import { EventOutbox } from '../src/mqtt/event-outbox.js';
+import { openMqttQueue } from './helpers/mqtt-queue.js';
 import { CodeGuard, DEFAULT_CODE_FORMAT, haCodeMatches, hashHaCode } from '../src/mqtt/ha-code.js';
 import { discoveryMessages, LOCK_COMMAND_TEMPLATE, parseLockCommand } from '../src/mqtt/home-assistant.js';
 import { MqttBridge } from '../src/mqtt/mqtt-bridge.js';
@@ -138,7 +138,7 @@ test('bridge on a real broker: the right code opens as Home Assistant, wrong cod
   const dir = mkdtempSync(join(tmpdir(), 'facegate-ha-'));
   const broker = new Mosquitto(dir);
   await broker.start();
-  const outbox = EventOutbox.open(join(dir, 'events.db'), { maxEvents: 1000, whenFull: 'drop-oldest', keepDays: 7 });
+  const events = openMqttQueue(join(dir, 'events.db'));
   const clock = new FakeClock();
   const { admin, calls } = recordingAdmin();
   let pendingCaptures = 0;
@@ -149,16 +149,16 @@ test('bridge on a real broker: the right code opens as Home Assistant, wrong cod
     clientId: 'facegate_door1',
     reconnect: { initialMs: 100, maxMs: 400 },
     commands: { enabled: true, key: null, maxSkewMs: 30_000, allowUnsigned: false },
-    outbox: { path: join(dir, 'events.db'), maxEvents: 1000, whenFull: 'drop-oldest', keepDays: 7 },
+    outbox: { maxEvents: 1000, whenFull: 'drop-oldest' },
     homeAssistant: { enabled: true, prefix: 'homeassistant', lock: { codeHash: await hashHaCode(CODE), codeFormat: DEFAULT_CODE_FORMAT, maxFailures: 5, lockoutMs: 300_000 } },
   };
   const logLines: string[] = [];
-  const bridge = new MqttBridge({ settings, outbox, doors: ['front'], admin, log: pino({ level: 'info' }, { write: (l: string) => void logLines.push(l) }), clock, onCapturePending: () => pendingCaptures++, webUrl: 'https://door1.local/' });
+  const bridge = new MqttBridge({ settings, queue: events.queue, nonces: events.nonces, doors: ['front'], admin, log: pino({ level: 'info' }, { write: (l: string) => void logLines.push(l) }), clock, onCapturePending: () => pendingCaptures++, webUrl: 'https://door1.local/' });
   const rec = await Recorder.connect(broker.url, [`${PREFIX}#`, 'homeassistant/#']);
   t.after(async () => {
     await bridge.stop();
     await rec.end();
-    outbox.close();
+    events.close();
     await broker.stop();
   });
   bridge.start();
@@ -225,7 +225,8 @@ test('bridge on a real broker: the right code opens as Home Assistant, wrong cod
     eventId: 'ev-1', time: '2026-12-02T06:00:00.000Z', door: 'front', decision: 'denied', reason: 'denied-unknown', relay: 'none', trackId: 3, person: null,
     score: 0.21, margin: 0.02, votes: 3, share: 1, quality: { faceSize: 120, sharpness: 50, frontalness: 0.9, detectorScore: 0.99 }, latencyMs: 400, modelId: 'm', frameSeq: 5, box: [1, 2, 100, 110],
   };
-  bridge.recordRecognition(stranger, { id: 'm', sha256: 's' });
+  events.recordDecision(stranger, 'door1');
+  bridge.noteRecognition(stranger);
   const haEvent = HaRecognitionPayload.parse(JSON.parse((await rec.waitFor('ha event', (m) => m.topic === `${PREFIX}ha/recognition`)).payload));
   assert.deepEqual([haEvent.event_type, haEvent.person, haEvent.event_id], ['denied-unknown', null, 'ev-1']);
   const unknown = await rec.waitFor('last unknown', (m) => m.topic === `${PREFIX}ha/last_unknown`);

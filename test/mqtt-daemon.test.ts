@@ -333,7 +333,7 @@ test('TLS with a client certificate and a password file, from the config', { tim
   const { loadConfig } = await import('../src/config/load.js');
   const { resolveMqttSettings } = await import('../src/mqtt/settings.js');
   const { MqttBridge } = await import('../src/mqtt/mqtt-bridge.js');
-  const { EventOutbox } = await import('../src/mqtt/event-outbox.js');
+  const { openMqttQueue } = await import('./helpers/mqtt-queue.js');
   const { pino } = await import('pino');
   const dir = mkdtempSync(join(work, 'tls-'));
   const sh = (cmd: string, args: string[]) => run(cmd, args, { cwd: dir });
@@ -354,11 +354,11 @@ test('TLS with a client certificate and a password file, from the config', { tim
     writeFileSync(join(dir, 'facegate.yaml'), `gallery:\n  path: gallery.db\nmqtt:\n  url: ${broker.url}\n  deviceId: door1\n  username: door\n  passwordFile: ${passwordFile}\n  tls:\n    ca: ca.pem\n    cert: client.pem\n    key: client.key\n  reconnect:\n    initialMs: 100\n    maxMs: 200\n`);
     const loaded = loadConfig(join(dir, 'facegate.yaml'));
     const settings = resolveMqttSettings(loaded, loaded.config.mqtt!);
-    const outbox = EventOutbox.open(settings.outbox.path, settings.outbox);
+    const events = openMqttQueue(join(dir, `events-${passwordFile}.db`));
     const lines: string[] = [];
     const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) });
-    const bridge = new MqttBridge({ settings, outbox, doors: ['front'], admin: {} as never, log });
-    return { bridge, outbox, lines };
+    const bridge = new MqttBridge({ settings, queue: events.queue, nonces: events.nonces, doors: ['front'], admin: {} as never, log });
+    return { bridge, events, lines };
   };
   try {
     const good = bridgeWith('mqtt-password');
@@ -366,7 +366,7 @@ test('TLS with a client certificate and a password file, from the config', { tim
     await rec.waitFor('online over TLS', (m) => m.payload === 'online');
     assert.ok(good.bridge.connected);
     await good.bridge.stop();
-    good.outbox.close();
+    good.events.close();
     await rec.waitFor('offline', (m) => m.payload === 'offline');
 
     // The command line removal of the Home Assistant entities it announced, over the same TLS.
@@ -384,7 +384,7 @@ test('TLS with a client certificate and a password file, from the config', { tim
     assert.equal(bad.bridge.connected, false);
     assert.ok(bad.lines.some((l) => /refused the login: check mqtt.username and the password/.test(l)), bad.lines.join('\n'));
     await bad.bridge.stop();
-    bad.outbox.close();
+    bad.events.close();
   } finally {
     await rec.end();
     await broker.stop();

@@ -48,7 +48,7 @@ function producer(url: string, outbox: string, run: string, count: number, inter
 const queued = (outbox: string) => {
   const db = new Database(outbox, { readonly: true });
   try {
-    return (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
+    return (db.prepare("SELECT count(*) AS n FROM deliveries WHERE consumer = 'mqtt'").get() as { n: number }).n;
   } finally {
     db.close();
   }

@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import type { AdminApi } from '../src/app/admin-api.js';
 import { COMMAND_NAMES, ResponsePayload } from '../src/mqtt/contract.js';
 import { MAX_REQUEST_BYTES } from '../src/mqtt/commands.js';
-import { EventOutbox } from '../src/mqtt/event-outbox.js';
+import { openMqttQueue } from './helpers/mqtt-queue.js';
 import { MqttBridge } from '../src/mqtt/mqtt-bridge.js';
 import type { MqttSettings } from '../src/mqtt/settings.js';
 import { signature, signRequest } from '../src/mqtt/signing.js';
@@ -24,7 +24,7 @@ const KEY = Buffer.from('fuzz-key-0123456789abcdef-0123456789');
 const DEVICE = 'door1';
 const PREFIX = `facegate/${DEVICE}/`;
 
-function settingsFor(url: string, outbox: string): MqttSettings {
+function settingsFor(url: string): MqttSettings {
   return {
     url,
     base: 'facegate',
@@ -32,7 +32,7 @@ function settingsFor(url: string, outbox: string): MqttSettings {
     clientId: `facegate_${DEVICE}`,
     reconnect: { initialMs: 100, maxMs: 400 },
     commands: { enabled: true, key: KEY, maxSkewMs: 30_000, allowUnsigned: false },
-    outbox: { path: outbox, maxEvents: 1000, whenFull: 'drop-oldest', keepDays: 7 },
+    outbox: { maxEvents: 1000, whenFull: 'drop-oldest' },
     homeAssistant: { enabled: false, prefix: 'homeassistant' },
   };
 }
@@ -76,11 +76,10 @@ async function setUp(t: { after: (fn: () => Promise<void>) => void }, beforeStar
   const dir = mkdtempSync(join(tmpdir(), 'facegate-fuzz-'));
   const broker = new Mosquitto(dir);
   await broker.start();
-  const outboxPath = join(dir, 'events.db');
-  const outbox = EventOutbox.open(outboxPath, { maxEvents: 1000, whenFull: 'drop-oldest', keepDays: 7 });
+  const events = openMqttQueue(join(dir, 'events.db'));
   const { admin, calls } = recordingAdmin();
   const logLines: string[] = [];
-  const bridge = new MqttBridge({ settings: settingsFor(broker.url, outboxPath), outbox, doors: ['front'], admin, log: pino({ level: 'warn' }, { write: (l: string) => void logLines.push(l) }) });
+  const bridge = new MqttBridge({ settings: settingsFor(broker.url), queue: events.queue, nonces: events.nonces, doors: ['front'], admin, log: pino({ level: 'warn' }, { write: (l: string) => void logLines.push(l) }) });
   const rec = await Recorder.connect(broker.url, [`${PREFIX}status`]);
   // QoS 0 to the test: no PUBACKs back, which would meet TCP delayed ACKs and cost ~40 ms a round trip.
   await rec.client.subscribeAsync(`${PREFIX}response/#`, { qos: 0 });
@@ -97,10 +96,10 @@ async function setUp(t: { after: (fn: () => Promise<void>) => void }, beforeStar
   t.after(async () => {
     await bridge.stop();
     await rec.end();
-    outbox.close();
+    events.close();
     await broker.stop();
   });
-  return { broker, outbox, bridge, rec, calls, logLines };
+  return { broker, nonces: events.nonces, bridge, rec, calls, logLines };
 }
 
 /** `code`: the refusal this case must get, where it is certain. */
@@ -229,7 +228,7 @@ test('fuzzed requests on a real broker: the bridge stays up, answers each exactl
 test('a request whose handling throws is answered `failed`; retained requests keep their transaction; clearing one gets no answer', { timeout: 30_000 }, async (t) => {
   const topic = `${PREFIX}request/unlock`;
   // Waiting on the broker before the bridge subscribes: delivered to it with the retain flag.
-  const { rec, outbox, calls, logLines } = await setUp(t, async (r) => {
+  const { rec, nonces, calls, logLines } = await setUp(t, async (r) => {
     await r.client.publishAsync(topic, JSON.stringify(signRequest(KEY, DEVICE, 'unlock', { door: 'front', transaction: 'kept' })), { qos: 1, retain: true });
   });
   const refused = JSON.parse((await rec.waitFor('retained refusal', (m) => m.topic === `${PREFIX}response/unlock`)).payload) as Record<string, unknown>;
@@ -243,15 +242,15 @@ test('a request whose handling throws is answered `failed`; retained requests ke
   assert.deepEqual(rec.messages.slice(beforeClear).filter(isAnswer).map((m) => JSON.parse(m.payload).transaction), ['marker'], 'empty payloads got an answer');
 
   // The nonce store breaks (disk I/O error) while a signed request is checked.
-  const claim = outbox.claimNonce.bind(outbox);
-  outbox.claimNonce = () => {
+  const claim = nonces.claim;
+  nonces.claim = () => {
     throw new Error('disk I/O error');
   };
   const broken = await rec.request(PREFIX, 'list_people', signRequest(KEY, DEVICE, 'list_people', { transaction: 'io' }));
   assert.deepEqual([broken.status, broken.code, broken.transaction], ['error', 'failed', 'io']);
   assert.ok(logLines.some((l) => l.includes('disk I/O error')), 'the cause is logged');
   assert.deepEqual(calls, []);
-  outbox.claimNonce = claim;
+  nonces.claim = claim;
   const after = await rec.request(PREFIX, 'list_people', signRequest(KEY, DEVICE, 'list_people', { transaction: 'after' }));
   assert.equal(after.status, 'ok', 'the queue goes on after a failure');
   assert.deepEqual(calls, ['listPeople([])']);

@@ -1,5 +1,4 @@
-// The MQTT pieces that need no broker: request checks and signatures, the outbox's order, bound
-// and retention, the published JSON Schema, the config section (Home Assistant: home-assistant.test.ts).
+// The MQTT pieces that need no broker: request checks and signatures, the published JSON Schema, the config section (Home Assistant: home-assistant.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -12,7 +11,6 @@ import type { RecognitionEvent } from '../src/recognition/events.js';
 import { executeRequest, jsonNestingDepth, MAX_REQUEST_BYTES, MAX_REQUEST_DEPTH, parseRequest, transactionOf, type CommandPolicy, type CommandRequest, type NonceRegistry } from '../src/mqtt/commands.js';
 import type { AdminApi } from '../src/app/admin-api.js';
 import { canonicalJson, MAX_CANONICAL_DEPTH, signature, signRequest, signedText } from '../src/mqtt/signing.js';
-import { EventOutbox } from '../src/mqtt/event-outbox.js';
 import { deviceIdFromHostname } from '../src/mqtt/settings.js';
 import { REPO_ROOT } from '../src/paths.js';
 
@@ -183,41 +181,6 @@ test('each command is one AdminApi call with the request\'s actor; the data keep
     ['markWrong', 'e7', 'twin', actor],
     ['reloadConfig', actor],
   ]);
-});
-
-test('outbox: one row per event in order, ack deletes from the outbox only, the bound drops as configured', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'facegate-outbox-'));
-  const o = EventOutbox.open(join(dir, 'e.db'), { maxEvents: 100, whenFull: 'drop-oldest', keepDays: 7 });
-  const embedding = new Float32Array([0.6, 0.8]);
-  for (let i = 0; i < 105; i++) o.record({ id: `e${i}`, topic: 'event/recognition', payload: { i }, ...(i === 104 ? { decidedOn: { personId: 3, personName: 'alice', model: { id: 'm', sha256: 's' }, embedding } } : {}) });
-  assert.equal(o.pending, 100);
-  assert.equal(o.droppedTotal, 5);
-  const rows = o.next(0, 1000);
-  assert.deepEqual(rows.map((r) => r.id), Array.from({ length: 100 }, (_, i) => `e${i + 5}`), 'drop-oldest kept the newest 100, in order');
-  assert.deepEqual(o.next(rows[9]!.seq, 2).map((r) => r.id), ['e15', 'e16']);
-  o.ack(rows.slice(0, 50).map((r) => r.seq));
-  assert.equal(o.pending, 50);
-  assert.equal(o.next(0, 1)[0]!.id, 'e55');
-  const d = o.decisionOf('e104')!;
-  assert.deepEqual([d.personName, d.personId, [...d.embedding!]], ['alice', 3, [...embedding]]);
-  assert.equal(o.decisionOf('e1'), undefined, 'events without a person have no decision to correct');
-  assert.ok(o.markWrong('e104', 'now') && !o.markWrong('e104', 'again'));
-  assert.equal(o.forgetPerson(3), 1);
-  assert.equal(o.embeddingsOf(3), 0);
-  assert.ok(o.claimNonce('n1', NOW) && !o.claimNonce('n1', NOW));
-  o.close();
-
-  // Reopened (a restart): the same queue; retention only removes delivered events; nonces expire.
-  const again = EventOutbox.open(join(dir, 'e.db'), { maxEvents: 100, whenFull: 'drop-newest', keepDays: 0 });
-  assert.equal(again.pending, 50);
-  const pruned = again.prune(Date.now() + 1000);
-  assert.deepEqual(pruned, { events: 55, nonces: 1 }, 'delivered and dropped events, and the expired nonce');
-  assert.equal(again.pending, 50);
-  for (let i = 0; i < 60; i++) again.record({ id: `f${i}`, topic: 'event/recognition', payload: {} });
-  assert.equal(again.pending, 100);
-  assert.equal(again.droppedTotal, 5 + 10);
-  assert.equal(again.next(0, 200).at(-1)!.id, 'f49', 'drop-newest did not queue the newest');
-  again.close();
 });
 
 test('payloads built from internal events match the contract; "seen but no usable face" is an event too', () => {

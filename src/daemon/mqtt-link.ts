@@ -44,22 +44,11 @@ export class MqttLink implements Component {
     const queue = d.queue();
     const events = d.events();
     const m = d.metrics;
-    // The event recorder already wrote every event into the log and this queue: the bridge only delivers.
-    const outbox = {
-      record: () => 0,
-      next: (after: number, limit: number) => queue.next(after, limit),
-      ack: (seqs: readonly number[]) => queue.ack(seqs),
-      get pending() {
-        return queue.pending;
-      },
-      get droppedTotal() {
-        return queue.droppedTotal;
-      },
-      claimNonce: (nonce: string, expiresAtMs: number) => events.claimNonce(nonce, expiresAtMs),
-    };
+    // The event recorder wrote every event into the log and this queue before we hear of it.
     const bridge = new MqttBridge({
       settings: this.settings,
-      outbox: outbox as never,
+      queue,
+      nonces: { claim: (nonce, expiresAtMs) => events.claimNonce(nonce, expiresAtMs) },
       doors: d.doors,
       admin: d.admin,
       log: d.log,
@@ -73,7 +62,7 @@ export class MqttLink implements Component {
     const b = d.bus;
     this.unsubscribe = [
       b.on('decision', (e) => {
-        bridge.recordRecognition(e, { id: e.modelId, sha256: '' });
+        bridge.noteRecognition(e);
         if (e.person) this.lastFace = { seq: e.frameSeq, box: e.box };
       }),
       b.on('frame.analysed', (f) => {
@@ -81,10 +70,8 @@ export class MqttLink implements Component {
         bridge.publishLastFace(faceJpeg(f, this.lastFace.box));
         this.lastFace = undefined;
       }),
-      b.on('unlock', (u) => bridge.recordUnlock({ ...u, transaction: u.transaction })),
-      b.on('enrollment', (en) => {
-        if (en.outcome.kind !== 'cancelled') bridge.recordEnrollment(en.outcome, en.eventId, en.time);
-      }),
+      b.on('unlock', () => bridge.kick()),
+      b.on('enrollment', () => bridge.kick()),
       b.on('door.state', (s) => {
         bridge.setDoorState(s.door, s.state);
         this.publishStatus();

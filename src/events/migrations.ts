@@ -1,5 +1,5 @@
 // Event log schema; PRAGMA user_version holds how many have run. Version 1 is the MQTT outbox of
-// facegate 0.1 (src/mqtt/event-outbox.ts), so an existing events.db is upgraded in place and its
+// facegate 0.1 (formerly src/mqtt/event-outbox.ts), so an existing events.db is upgraded in place and its
 // undelivered events stay queued for MQTT. Never edit a released migration: add the next one.
 export const EVENT_LOG_MIGRATIONS: string[] = [
   `CREATE TABLE events (

@@ -1,23 +1,23 @@
 // The daemon's MQTT side: one mqtt.js client with a retained `offline` Last Will; on every
 // (re)connect it announces `online`, the retained state, door states and Home Assistant discovery,
-// subscribes to requests (and Home Assistant's commands), and resumes draining the event outbox.
-// Clean sessions: the outbox, not the broker, is what remembers undelivered events.
+// subscribes to requests (and Home Assistant's commands), and resumes delivering its queue of the
+// event log. Clean sessions: the event log's queue, not the broker, remembers undelivered events.
+// The bridge never records: the daemon's event recorder has written every event (and queued it
+// for MQTT) before the bridge hears of it; kick() only says there is something new to send.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Counter, Gauge } from 'prom-client';
 import type { Logger } from '../daemon/logger.js';
-import type { ModelTag } from '../gallery/gallery-store.js';
 import type { RecognitionEvent } from '../recognition/events.js';
-import type { EnrollmentOutcome } from '../recognition/button-enrollment.js';
-import { COMMANDS, CONTRACT_VERSION, EVENT_TOPICS, topicsFor, type HaRecognitionMessage, type LastPersonMessage, type LastUnknownMessage, type ResponseMessage, type Topics } from './contract.js';
-import { errorResponse, executeRequest, okResponse, parseRequest, responseName, transactionOf } from './commands.js';
+import type { ConsumerQueue } from '../events/event-log.js';
+import { COMMANDS, CONTRACT_VERSION, topicsFor, type HaRecognitionMessage, type LastPersonMessage, type LastUnknownMessage, type ResponseMessage, type Topics } from './contract.js';
+import { errorResponse, executeRequest, okResponse, parseRequest, responseName, transactionOf, type NonceRegistry } from './commands.js';
 import type { AdminApi } from '../app/admin-api.js';
 import type { Actor } from '../core/event-bus.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { CodeGuard, DEFAULT_CODE_FORMAT, haCodeMatches } from './ha-code.js';
-import type { EventOutbox, NewEvent } from './event-outbox.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { birthTopic, discoveryFilter, discoveryMessages, nodeId, parseLockCommand } from './home-assistant.js';
-import { enrollmentMessage, lastPersonMessage, recognitionMessage, stateMessage, unlockMessage, type DeviceStatus, type RemoteUnlock } from './messages.js';
+import { lastPersonMessage, stateMessage, type DeviceStatus } from './messages.js';
 import { SOFTWARE_VERSION, type MqttSettings } from './settings.js';
 
 export interface BridgeMetrics {
@@ -29,7 +29,10 @@ export interface BridgeMetrics {
 
 export interface MqttBridgeOptions {
   settings: MqttSettings;
-  outbox: EventOutbox;
+  /** The event log's `mqtt` queue: what is recorded and not yet acknowledged by the broker. */
+  queue: ConsumerQueue;
+  /** Nonces of accepted signed requests (kept in the event log, so a restart does not forget them). */
+  nonces: NonceRegistry;
   doors: string[];
   /** What requests act on: every command is one AdminApi call, audited with the MQTT actor. */
   admin: AdminApi;
@@ -87,7 +90,7 @@ export class MqttBridge {
     const lock = s.homeAssistant.lock;
     const codeHash = lock?.codeHash;
     this.codeGuard = lock && codeHash ? new CodeGuard({ matches: (code) => haCodeMatches(codeHash, code), maxFailures: lock.maxFailures, lockoutMs: lock.lockoutMs, clock: this.opts.clock ?? systemClock }) : undefined;
-    this.opts.metrics?.outboxPending.set(this.opts.outbox.pending);
+    this.opts.metrics?.outboxPending.set(this.opts.queue.pending);
     this.reconnectMs = s.reconnect.initialMs;
     const options: IClientOptions = {
       clientId: s.clientId,
@@ -106,13 +109,13 @@ export class MqttBridge {
     const client = mqtt.connect(s.url, options);
     this.client = client;
     this.publisher = new OutboxPublisher(
-      this.opts.outbox,
+      this.opts.queue,
       { publishQos1: async (topic, payload) => void (await client.publishAsync(topic, payload, { qos: 1 })) },
       {
         window: PUBLISH_WINDOW,
         topic: (relative) => topics.prefix + relative,
-        onAcked: () => this.opts.metrics?.outboxPending.set(this.opts.outbox.pending),
-        onError: (err) => this.opts.log.warn(`mqtt: publishing an event failed (${err.message}); it stays in the outbox`),
+        onAcked: () => this.opts.metrics?.outboxPending.set(this.opts.queue.pending),
+        onError: (err) => this.opts.log.warn(`mqtt: publishing an event failed (${err.message}); it stays queued`),
       },
     );
     // Before mqtt.js's own close handler schedules the next attempt, so the doubled wait applies to it.
@@ -122,7 +125,7 @@ export class MqttBridge {
       client.options.reconnectPeriod = this.reconnectMs;
       this.reconnectMs = Math.min(this.reconnectMs * 2, s.reconnect.maxMs);
     });
-    client.on('offline', () => this.opts.log.warn(`mqtt: ${this.everConnected ? 'lost the broker' : 'cannot reach the broker'} at ${s.url}; retrying with backoff up to ${s.reconnect.maxMs} ms, events wait in the outbox (${this.opts.outbox.pending} queued)`));
+    client.on('offline', () => this.opts.log.warn(`mqtt: ${this.everConnected ? 'lost the broker' : 'cannot reach the broker'} at ${s.url}; retrying with backoff up to ${s.reconnect.maxMs} ms, events wait in the event log (${this.opts.queue.pending} queued)`));
     client.on('error', (err: Error & { code?: string | number }) => {
       const hint = err.code === 5 || err.code === 4 || err.code === 135 || err.code === 134 ? ': check mqtt.username and the password' : '';
       this.opts.log.debug(`mqtt: ${err.message}${hint}`);
@@ -151,13 +154,15 @@ export class MqttBridge {
     await withTimeout(client.endAsync(!client.connected), STOP_TIMEOUT_MS).catch(() => client.end(true));
   }
 
-  recordRecognition(e: RecognitionEvent, model: ModelTag): void {
-    this.record({
-      id: e.eventId,
-      topic: EVENT_TOPICS.recognition,
-      payload: recognitionMessage(e, this.device),
-      ...(e.person && e.embedding ? { decidedOn: { personId: e.person.id, personName: e.person.name, model, embedding: e.embedding } } : {}),
-    });
+  /** New events are in the queue: send them (now if connected, else on connect). */
+  kick(): void {
+    this.opts.metrics?.outboxPending.set(this.opts.queue.pending);
+    this.publisher?.kick();
+  }
+
+  /** A decision (already recorded and queued): its retained "last person", Home Assistant's live event, and delivery. */
+  noteRecognition(e: RecognitionEvent): void {
+    this.kick();
     if (e.person) {
       this.lastPerson = lastPersonMessage({ ...e, person: e.person });
       if (this.connected) this.publishRetained(this.topics!.lastPerson, JSON.stringify(this.lastPerson));
@@ -180,14 +185,6 @@ export class MqttBridge {
     this.client!.publishAsync(this.topics!.ha.lastFace, jpeg, { qos: 0 }).catch((err: Error) => this.opts.log.debug(`mqtt: last face not sent: ${err.message}`));
   }
 
-  recordUnlock(u: RemoteUnlock): void {
-    this.record({ id: u.eventId, topic: EVENT_TOPICS.unlock, payload: unlockMessage(u, this.device) });
-  }
-
-  recordEnrollment(o: Exclude<EnrollmentOutcome, { kind: 'cancelled' }>, eventId: string, time: string): void {
-    this.record({ id: eventId, topic: EVENT_TOPICS.enrollment, payload: enrollmentMessage(o, eventId, time, this.device) });
-  }
-
   setDoorState(door: string, state: 'locked' | 'unlocked'): void {
     this.doorStates.set(door, state);
     if (this.connected) this.publishRetained(this.topics!.door(door), state);
@@ -199,25 +196,6 @@ export class MqttBridge {
     if (this.connected && (stateKey(status) !== this.stateSentKey || Date.now() - this.stateSentAtMs >= STATE_REFRESH_MS)) this.publishState(status);
   }
 
-  private record(event: NewEvent): void {
-    let dropped: number;
-    try {
-      dropped = this.opts.outbox.record(event);
-    } catch (err) {
-      // A broken event log (disk full, I/O error) must not keep the door from working: the loss
-      // is logged and counted, and the decision goes ahead.
-      this.opts.metrics?.outboxDropped.inc();
-      this.opts.log.error(`mqtt: could not record event ${event.id} in ${this.opts.settings.outbox.path}: ${(err as Error).message}; it will not be published`);
-      return;
-    }
-    if (dropped > 0) {
-      this.opts.metrics?.outboxDropped.inc(dropped);
-      this.opts.log.warn(`mqtt: the event outbox is full (${this.opts.settings.outbox.maxEvents} events unsent): ${this.opts.settings.outbox.whenFull === 'drop-oldest' ? 'dropped the oldest unsent event' : 'this event is not queued'} (mqtt.outbox.whenFull; the event log keeps it)`);
-    }
-    this.opts.metrics?.outboxPending.set(this.opts.outbox.pending);
-    this.publisher!.kick();
-  }
-
   private onConnect(): void {
     const s = this.opts.settings;
     const client = this.client!;
@@ -225,7 +203,7 @@ export class MqttBridge {
     this.reconnectMs = s.reconnect.initialMs;
     client.options.reconnectPeriod = this.reconnectMs;
     this.opts.metrics?.connected.set(1);
-    this.opts.log.info(`mqtt: connected to ${s.url} as ${s.clientId}; topics under ${topics.prefix}${this.opts.outbox.pending ? `, sending ${this.opts.outbox.pending} queued events` : ''}`);
+    this.opts.log.info(`mqtt: connected to ${s.url} as ${s.clientId}; topics under ${topics.prefix}${this.opts.queue.pending ? `, sending ${this.opts.queue.pending} queued events` : ''}`);
     this.everConnected = true;
     // Everything below is queued by mqtt.js in this order on this connection; events come last.
     this.publishRetained(topics.status, 'online');
@@ -308,7 +286,7 @@ export class MqttBridge {
     const s = this.opts.settings;
     // A retained request would run again on every reconnect.
     if (retained) return errorResponse(transactionOf(payload), 'retained', 'retained requests are refused: publish requests without the retain flag, and clear this one (an empty retained message on the same topic)');
-    const parsed = parseRequest(command, payload, { device: s.device, key: s.commands.key, allowUnsigned: s.commands.allowUnsigned, maxSkewMs: s.commands.maxSkewMs }, { claim: (nonce, expiresAtMs) => this.opts.outbox.claimNonce(nonce, expiresAtMs) }, Date.now());
+    const parsed = parseRequest(command, payload, { device: s.device, key: s.commands.key, allowUnsigned: s.commands.allowUnsigned, maxSkewMs: s.commands.maxSkewMs }, this.opts.nonces, Date.now());
     if (!parsed.ok) return errorResponse(parsed.transaction, parsed.code, parsed.message);
     try {
       const actor = { via: 'mqtt', name: parsed.signed ? 'signed request' : 'unsigned request' } as const;
@@ -386,7 +364,7 @@ export class MqttBridge {
   private publishState(status: DeviceStatus): void {
     this.stateSentKey = stateKey(status);
     this.stateSentAtMs = Date.now();
-    const msg = stateMessage(status, { pending: this.opts.outbox.pending, dropped: this.opts.outbox.droppedTotal }, this.device, SOFTWARE_VERSION, new Date().toISOString());
+    const msg = stateMessage(status, { pending: this.opts.queue.pending, dropped: this.opts.queue.droppedTotal }, this.device, SOFTWARE_VERSION, new Date().toISOString());
     this.publishRetained(this.topics!.state, JSON.stringify(msg));
   }
 

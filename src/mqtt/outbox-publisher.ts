@@ -1,8 +1,8 @@
-// Drains the outbox to the broker: QoS 1, oldest first, a small window in flight, each row acked
+// Drains the event log's MQTT queue to the broker: QoS 1, oldest first, a small window in flight, each row acked
 // (deleted) only on its PUBACK. While the connection is down, mqtt.js keeps the in-flight
 // messages and resends them first on reconnect, before anything newer, so order holds; what it
 // never got acked is in the outbox for the next run.
-import type { EventOutbox } from './event-outbox.js';
+import type { ConsumerQueue } from '../events/event-log.js';
 
 export interface PublishPort {
   /** Resolves on the broker's PUBACK. */
@@ -19,7 +19,7 @@ export class OutboxPublisher {
   private acked: number[] = [];
 
   constructor(
-    private readonly outbox: EventOutbox,
+    private readonly outbox: ConsumerQueue,
     private readonly port: PublishPort,
     private readonly opts: { window: number; topic: (relative: string) => string; onAcked?: () => void; onError: (err: Error) => void },
   ) {}

@@ -1,12 +1,13 @@
 // The `mqtt:` config section made concrete: defaults that depend on the machine (device id,
-// outbox next to the gallery) and the secrets read from their files.
+// delivery bound) and the secrets read from their files. Where events are kept is the event log's
+// business (events.path; mqtt.outbox.path is its older name, read by the daemon).
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { MqttConfigValues } from '../config/schema.js';
 import { REPO_ROOT } from '../paths.js';
-import type { OutboxLimits } from './event-outbox.js';
+import type { WhenFull } from '../events/event-log.js';
 
 export interface MqttSettings {
   url: string;
@@ -18,7 +19,8 @@ export interface MqttSettings {
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean };
   reconnect: { initialMs: number; maxMs: number };
   commands: { enabled: boolean; key: Buffer | null; maxSkewMs: number; allowUnsigned: boolean };
-  outbox: OutboxLimits & { path: string };
+  /** The bound of MQTT's delivery queue in the event log. */
+  outbox: { maxEvents: number; whenFull: WhenFull };
   homeAssistant: { enabled: boolean; prefix: string; lock?: HaLockSettings };
 }
 
@@ -71,7 +73,7 @@ export function resolveMqttSettings(loaded: LoadedConfig, m: MqttConfigValues): 
     ...(m.tls ? { tls: { ...pem(m.tls.ca, 'ca'), ...pem(m.tls.cert, 'cert'), ...pem(m.tls.key, 'key'), rejectUnauthorized: m.tls.rejectUnauthorized } } : {}),
     reconnect: { ...m.reconnect },
     commands: { enabled: m.commands.enabled, key, maxSkewMs: m.commands.maxSkewMs, allowUnsigned: m.commands.allowUnsigned },
-    outbox: { path: m.outbox.path !== undefined ? path(m.outbox.path) : join(dirname(path(loaded.config.gallery.path)), 'events.db'), maxEvents: m.outbox.maxEvents, whenFull: m.outbox.whenFull, keepDays: m.outbox.keepDays },
+    outbox: { maxEvents: m.outbox.maxEvents, whenFull: m.outbox.whenFull },
     homeAssistant: { enabled: m.homeAssistant.enabled, prefix: m.homeAssistant.prefix, lock: { ...m.homeAssistant.lock } },
   };
 }

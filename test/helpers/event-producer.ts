@@ -1,11 +1,11 @@
 // A stand-in daemon for the delivery tests, run as a child process so it can be SIGKILLed: the
-// real MqttBridge and EventOutbox, fed synthetic recognition decisions at a steady rate.
+// real MqttBridge on a real event log file, fed synthetic recognition decisions at a steady rate.
 //   node --import tsx test/helpers/event-producer.ts URL OUTBOX RUN COUNT INTERVAL_MS
-// Prints "recorded N" every 50 events, "drained" when the outbox is empty after the last one.
+// Prints "recorded N" every 50 events, "drained" when the MQTT queue is empty after the last one.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { EventOutbox } from '../../src/mqtt/event-outbox.js';
+import { openMqttQueue } from './mqtt-queue.js';
 import { MqttBridge } from '../../src/mqtt/mqtt-bridge.js';
 import type { AdminApi } from '../../src/app/admin-api.js';
 import type { RecognitionEvent } from '../../src/recognition/events.js';
@@ -24,15 +24,15 @@ const settings: MqttSettings = {
   clientId: `facegate_${PRODUCER_DEVICE}`,
   reconnect: { initialMs: 100, maxMs: 400 },
   commands: { enabled: false, key: null, maxSkewMs: 30_000, allowUnsigned: false },
-  outbox: { path: outboxPath!, maxEvents: 100_000, whenFull: 'drop-oldest', keepDays: 7 },
+  outbox: { maxEvents: 100_000, whenFull: 'drop-oldest' },
   homeAssistant: { enabled: false, prefix: 'homeassistant' },
 };
 
 // Commands are off here: no AdminApi method is ever reached.
 const admin = new Proxy({}, { get: () => () => { throw new Error('no commands here'); } }) as AdminApi;
 
-const outbox = EventOutbox.open(settings.outbox.path, settings.outbox);
-const bridge = new MqttBridge({ settings, outbox, doors: ['front'], admin, log: pino({ level: 'warn' }) });
+const events = openMqttQueue(outboxPath!, settings.outbox);
+const bridge = new MqttBridge({ settings, queue: events.queue, nonces: events.nonces, doors: ['front'], admin, log: pino({ level: 'warn' }) });
 bridge.start();
 
 const model = { id: 'mobilefacenet-fp32', sha256: 'f'.repeat(64) };
@@ -57,11 +57,13 @@ for (let i = 0; i < count; i++) {
     box: [10, 20, 120, 130],
     ...(i % 3 === 0 ? { embedding: new Float32Array(128).fill(1 / Math.sqrt(128)) } : {}),
   };
-  bridge.recordRecognition(e, model);
+  // As in the daemon: recorded (and queued) first, then the bridge is told.
+  events.recordDecision(e, PRODUCER_DEVICE);
+  bridge.noteRecognition(e);
   if ((i + 1) % 50 === 0) process.stdout.write(`recorded ${i + 1}\n`);
   await sleep(intervalMs);
 }
-while (outbox.pending > 0) await sleep(20);
+while (events.queue.pending > 0) await sleep(20);
 process.stdout.write('drained\n');
 await bridge.stop();
-outbox.close();
+events.close();
