@@ -111,7 +111,7 @@ export const LivenessConfig = z
       .number()
       .min(0)
       .max(1)
-      .default(0.25)
+      .default(0.5)
       .describe('fused p(live) below this is a spoof; set it from your own camera with facegate calibrate-liveness'),
     passiveFrames: z.number().int().min(1).max(50).default(3).describe('usable frames per track the passive scorers run on (the DTN costs tens of ms per face)'),
     temporal: z
@@ -127,7 +127,7 @@ export const LivenessConfig = z
   .default({
     modelId: 'dtn-antispoof-fp32',
     cues: ['dtn', 'laplacianVar', 'hfShare'],
-    passiveThreshold: 0.25,
+    passiveThreshold: 0.5,
     passiveFrames: 3,
     temporal: { proofThreshold: 0.15, minMotion: 0.02, minMatches: 16, maxReferenceAgeMs: 1500 },
   })
