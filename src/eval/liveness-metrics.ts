@@ -29,6 +29,8 @@ export interface LivenessReport {
   at: OperatingPoint;
   bpcerAtApcer5: { bpcer: number; threshold: number };
   bpcerAtApcer1: { bpcer: number; threshold: number };
+  /** The same with APCER pooled over all attack types. */
+  bpcerAtPooledApcer5: { bpcer: number; threshold: number };
   /** Threshold where the worst APCER and BPCER cross (equal error). */
   eer: { rate: number; threshold: number };
   bySource: Record<string, { live: number; spoof: number; auc: number | null; apcer: number | null; bpcer: number | null }>;
@@ -74,12 +76,17 @@ function candidateThresholds(samples: readonly ScoredSample[]): number[] {
   return cuts;
 }
 
-/** The lowest-BPCER threshold at which every attack type's APCER stays <= target. */
-export function bpcerAtApcer(samples: readonly ScoredSample[], target: number): { bpcer: number; threshold: number } {
+/**
+ * The lowest-BPCER threshold at which every attack type's APCER stays <= target, or with
+ * `pooled` the share of all attacks together (what a single "APCER" often means outside the standard).
+ */
+export function bpcerAtApcer(samples: readonly ScoredSample[], target: number, opts: { pooled?: boolean } = {}): { bpcer: number; threshold: number } {
+  const attacks = samples.filter((s) => !s.live);
   let best = { bpcer: 1, threshold: Infinity };
   for (const t of candidateThresholds(samples)) {
     const p = operatingPoint(samples, t);
-    if (p.apcer <= target + 1e-12 && p.bpcer < best.bpcer) best = { bpcer: p.bpcer, threshold: t };
+    const apcer = opts.pooled ? attacks.filter((s) => s.score >= t).length / Math.max(1, attacks.length) : p.apcer;
+    if (apcer <= target + 1e-12 && p.bpcer < best.bpcer) best = { bpcer: p.bpcer, threshold: t };
   }
   return best;
 }
@@ -134,6 +141,7 @@ export function livenessReport(samples: readonly ScoredSample[], threshold: numb
     at: operatingPoint(samples, threshold),
     bpcerAtApcer5: bpcerAtApcer(samples, 0.05),
     bpcerAtApcer1: bpcerAtApcer(samples, 0.01),
+    bpcerAtPooledApcer5: bpcerAtApcer(samples, 0.05, { pooled: true }),
     eer: { rate: eer.rate, threshold: eer.threshold },
     bySource,
     roc,

@@ -3,6 +3,7 @@
 // cross-validation on the set itself (`--cv source|group`: every photo scored by a fusion trained
 // without its source or group), or one raw cue.
 import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
 import { livenessReport, type LivenessReport, type ScoredSample } from '../../eval/liveness-metrics.js';
 import { writeLivenessPlot } from '../../eval/liveness-plot.js';
 import { loadConfig } from '../../config/load.js';
@@ -81,6 +82,7 @@ interface EvalLivenessOptions extends SpoofSetCliOptions {
   cues?: string;
   threshold?: string;
   plot?: string;
+  report?: string;
   json?: boolean;
 }
 
@@ -96,6 +98,7 @@ export function registerEvalLivenessCommand(program: Command): void {
     .option('--cue <name>', 'score with one raw cue instead of the fusion (e.g. dtn, laplacianVar)')
     .option('--threshold <p>', 'operating threshold on the score (default: liveness.passiveThreshold; the equal-error point for --cue)')
     .option('--plot <file>', 'write ROC and score histograms (.svg or .png)')
+    .option('--report <file>', 'also write the JSON report to this file')
     .option('--json', 'print JSON')
     .action(async (o: EvalLivenessOptions) => {
       if ([o.fusion, o.cue, o.cv].filter(Boolean).length > 1) throw new CliError('give at most one of --fusion, --cue, --cv');
@@ -130,7 +133,10 @@ export function registerEvalLivenessCommand(program: Command): void {
       const report = livenessReport(scored, threshold);
       if (o.plot) writeLivenessPlot(o.plot, scored, `${method}: ${report.live} live, ${report.spoof} attacks`, threshold);
       const missList = misses.map((m) => ({ file: m.sample.path, label: m.sample.label, reason: m.miss }));
-      if (o.json) printJson({ method, threshold, misses: missList, ...report, roc: o.plot ? undefined : report.roc });
+      const perPhoto = scoredRows.map((r, i) => ({ file: r.sample.path, label: r.sample.label, attackType: r.sample.attackType, source: r.sample.source, score: scores[i]! }));
+      const json = { method, threshold, misses: missList, ...report, roc: o.plot ? undefined : report.roc, samples: perPhoto };
+      if (o.report) writeFileSync(o.report, `${JSON.stringify(json, null, 2)}\n`);
+      if (o.json) printJson(json);
       else printReport(method, report, missList);
     });
 }
@@ -143,7 +149,7 @@ export function printReport(method: string, r: LivenessReport, misses: { file: s
     `photos: ${r.live} live, ${r.spoof} attacks (${Object.entries(r.attackTypes).map(([t, n]) => `${t} ${n}`).join(', ')}); no face found in ${misses.length} (not counted)`,
     `ROC AUC ${fmt(r.auc, 3)}   EER ${pct(r.eer.rate)} at ${fmt(r.eer.threshold, 3)}`,
     `at threshold ${fmt(r.at.threshold, 3)}: APCER ${pct(r.at.apcer)} (worst attack type; ${Object.entries(r.at.apcerByType).map(([t, v]) => `${t} ${pct(v)}`).join(', ')})  BPCER ${pct(r.at.bpcer)}  ACER ${pct(r.at.acer)}`,
-    `BPCER at APCER <= 5%: ${pct(r.bpcerAtApcer5.bpcer)} (threshold ${fmt(r.bpcerAtApcer5.threshold, 3)})   at APCER <= 1%: ${pct(r.bpcerAtApcer1.bpcer)}`,
+    `BPCER at APCER <= 5%: ${pct(r.bpcerAtApcer5.bpcer)} (threshold ${fmt(r.bpcerAtApcer5.threshold, 3)})   at APCER <= 1%: ${pct(r.bpcerAtApcer1.bpcer)}   at pooled APCER <= 5%: ${pct(r.bpcerAtPooledApcer5.bpcer)}`,
     'per source (at the threshold):',
     ...Object.entries(r.bySource).map(([s, v]) => `  ${s.padEnd(14)} live ${String(v.live).padStart(3)}  attacks ${String(v.spoof).padStart(3)}  AUC ${v.auc === null ? '  -  ' : fmt(v.auc, 2)}  APCER ${pct(v.apcer)}  BPCER ${pct(v.bpcer)}`),
     ...misses.map((m) => `  no face: ${m.file} (${m.label}): ${m.reason}`),
