@@ -1,4 +1,8 @@
 import { test } from 'node:test';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeLivenessPlot } from '../src/eval/liveness-plot.js';
 import assert from 'node:assert/strict';
 import { bpcerAtApcer, livenessReport, operatingPoint, rocAuc, type ScoredSample } from '../src/eval/liveness-metrics.js';
 import { crossValidatedScores, fuse, groupBalancedWeights, rankOf, trainFusion, type TrainingSample } from '../src/liveness/fusion.js';
@@ -156,4 +160,15 @@ test('door policy with liveness: spoof denied per door, strict waits for the tem
   // A person who is not allowed is told so without waiting for liveness evidence.
   const q = new DoorPolicy([door({ liveness: 'strict', allow: { everyone: false, people: ['bob'], groups: [] } })]);
   assert.equal(q.decide({ ...base, nowMs: 0 })[0]!.reason, 'denied-not-allowed');
+});
+
+test('liveness plot: ROC and histograms labelled in PAD terms', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'facegate-lplot-'));
+  const samples = [s(0.9, true), s(0.7, true), s(0.4, true), s(0.2, false), s(0.5, false, 'replay')];
+  writeLivenessPlot(join(dir, 'p.svg'), samples, 'test set', 0.5);
+  const svg = readFileSync(join(dir, 'p.svg'), 'utf8');
+  assert.match(svg, /APCER \(attacks accepted/);
+  assert.match(svg, /live \(n=3\)/);
+  assert.match(svg, /attacks \(n=2\)/);
+  assert.doesNotMatch(svg, /cosine|impostor|FAR \(/);
 });
