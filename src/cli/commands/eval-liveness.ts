@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { livenessReport, type LivenessReport, type ScoredSample } from '../../eval/liveness-metrics.js';
 import { writeLivenessPlot } from '../../eval/liveness-plot.js';
-import { loadConfig } from '../../config/load.js';
 import { LIVENESS_CUES } from '../../config/schema.js';
 import { crossValidatedScores, fuse, type FusionModel } from '../../liveness/fusion.js';
 import { cuesOfImages, type ImageCues } from '../../liveness/image-cues.js';
@@ -15,13 +14,12 @@ import { DtnPassiveScorer, TexturePassiveScorer, type PassiveScorer } from '../.
 import { readSpoofFolders, readSpoofManifest, type SpoofSample } from '../../liveness/spoof-set.js';
 import { loadDetector } from '../../vision/face-pipeline.js';
 import { CliError, fmt, info, printJson } from '../output.js';
-import { addPipelineOptions, pipelineOptionsFrom, type PipelineCliOptions } from './pipeline-options.js';
+import { addPipelineOptions, cliModels, type CliModels, type PipelineCliOptions } from './pipeline-options.js';
 
 export interface SpoofSetCliOptions extends PipelineCliOptions {
   live?: string;
   spoof?: string;
   manifest?: string;
-  config?: string;
 }
 
 export function addSpoofSetOptions(cmd: Command): Command {
@@ -29,8 +27,7 @@ export function addSpoofSetOptions(cmd: Command): Command {
     cmd
       .option('--live <dir>', 'folder of live captures (real faces in front of the camera)')
       .option('--spoof <dir>', 'folder of attack captures (prints, screens)')
-      .option('--manifest <file>', 'TSV with columns file, label (live|spoof), attack_type (as ../shared/spoof/MANIFEST.tsv)')
-      .option('--config <file>', 'config file: liveness settings (model id, cues, threshold)'),
+      .option('--manifest <file>', 'TSV with columns file, label (live|spoof), attack_type (as ../shared/spoof/MANIFEST.tsv)'),
   );
 }
 
@@ -49,11 +46,12 @@ export function readSpoofSet(o: SpoofSetCliOptions): SpoofSample[] {
 }
 
 /** Passive cues of the primary face of every photo; the DTN is loaded only when a cue needs it. */
-export async function computeCues(o: SpoofSetCliOptions, samples: SpoofSample[], cues: readonly string[], modelId: string): Promise<ImageCues[]> {
-  const pipeline = pipelineOptionsFrom(o);
+export async function computeCues(models: CliModels, samples: SpoofSample[], cues: readonly string[]): Promise<ImageCues[]> {
+  const { pipeline } = models;
   const { detector } = await loadDetector(pipeline);
   const scorers: PassiveScorer[] = [new TexturePassiveScorer()];
-  const dtn = cues.includes('dtn') ? await loadDtnScorer({ modelsDir: o.modelsDir, modelId, providers: pipeline.providers, threads: pipeline.threads, log: info }) : undefined;
+  const modelId = models.loaded.config.liveness.modelId;
+  const dtn = cues.includes('dtn') ? await loadDtnScorer({ modelsDir: pipeline.modelsDir, modelId, providers: pipeline.providers, threads: pipeline.threads, log: info }) : undefined;
   if (dtn) scorers.unshift(new DtnPassiveScorer(dtn));
   try {
     return await cuesOfImages(samples, detector, scorers, (done, total) => {
@@ -103,11 +101,12 @@ export function registerEvalLivenessCommand(program: Command): void {
     .action(async (o: EvalLivenessOptions) => {
       if ([o.fusion, o.cue, o.cv].filter(Boolean).length > 1) throw new CliError('give at most one of --fusion, --cue, --cv');
       if (o.cv && o.cv !== 'source' && o.cv !== 'group') throw new CliError(`--cv must be source or group, got "${o.cv}"`);
-      const { config, resolvePath } = loadConfig(o.config);
+      const models = cliModels(o);
+      const { config, resolvePath } = models.loaded;
       const samples = readSpoofSet(o);
       const fusion: FusionModel | undefined = o.cue || o.cv ? undefined : readFusionModel(o.fusion ?? (config.liveness.fusionFile ? resolvePath(config.liveness.fusionFile) : undefined));
       const cues = o.cue ? parseCueList(o.cue) : o.cv ? (o.cues ? parseCueList(o.cues) : config.liveness.cues) : fusion!.cues;
-      const results = await computeCues(o, samples, cues, config.liveness.modelId);
+      const results = await computeCues(models, samples, cues);
       const scoredRows = results.filter((r): r is Extract<ImageCues, { cues: object }> => 'cues' in r);
       const misses = results.filter((r): r is Extract<ImageCues, { miss: string }> => 'miss' in r);
 

@@ -4,9 +4,9 @@ import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { livenessReport } from '../../eval/liveness-metrics.js';
-import { loadConfig } from '../../config/load.js';
 import { crossValidatedScores, trainFusion, type TrainingSample } from '../../liveness/fusion.js';
 import { CliError, info, printJson } from '../output.js';
+import { cliModels } from './pipeline-options.js';
 import { addSpoofSetOptions, computeCues, parseCueList, printReport, readSpoofSet, type SpoofSetCliOptions } from './eval-liveness.js';
 
 interface TrainOptions extends SpoofSetCliOptions {
@@ -24,12 +24,13 @@ export function registerLivenessCommands(program: Command): void {
     .option('--l2 <x>', 'L2 penalty on the weights', '1')
     .option('--json', 'print JSON')
     .action(async (o: TrainOptions) => {
-      const { config } = loadConfig(o.config);
+      const models = cliModels(o);
+      const { config } = models.loaded;
       const cues = o.cues ? parseCueList(o.cues) : config.liveness.cues;
       const l2 = Number(o.l2);
       if (!(l2 >= 0)) throw new CliError(`--l2 must be a number >= 0, got "${o.l2}"`);
       const samples = readSpoofSet(o);
-      const rows = (await computeCues(o, samples, cues, config.liveness.modelId)).filter((r) => 'cues' in r) as { sample: (typeof samples)[number]; cues: Record<string, number> }[];
+      const rows = (await computeCues(models, samples, cues)).filter((r) => 'cues' in r) as { sample: (typeof samples)[number]; cues: Record<string, number> }[];
       const training: TrainingSample[] = rows.map((r) => ({ cues: r.cues, live: r.sample.label === 'live', group: r.sample.group }));
       const description = `${o.manifest ? basename(o.manifest) : `${o.live} + ${o.spoof}`}: ${rows.length} photos with a face`;
       const model = trainFusion(training, cues, { l2, description });
