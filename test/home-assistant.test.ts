@@ -77,7 +77,7 @@ test('discovery: every entity has the keys Home Assistant requires, and the lock
     assert.equal(parseLockCommand(Buffer.from(bad)), null, bad.slice(0, 60));
   }
   const event = byObject.get('recognition')!.config;
-  assert.deepEqual(event.event_types, ['granted', 'denied-unknown', 'denied-not-allowed', 'denied-quality', 'denied-stranger-present']);
+  assert.deepEqual(event.event_types, ['granted', 'denied-unknown', 'denied-not-allowed', 'denied-quality', 'denied-stranger-present', 'denied-spoof']);
   assert.deepEqual([byObject.get('last_face')!.config.image_topic, byObject.get('last_face')!.config.content_type], ['facegate/door1/ha/last_face', 'image/jpeg']);
   for (const o of ['last_seen', 'last_unknown']) assert.equal(byObject.get(o)!.config.device_class, 'timestamp', o);
   for (const o of ['fps', 'gallery_people', 'outbox_pending', 'camera']) assert.equal(byObject.get(o)!.config.entity_category, 'diagnostic', o);

@@ -22,6 +22,9 @@ import { registerTuneCommand } from './commands/tune.js';
 import { registerMqttCommands } from './commands/mqtt.js';
 import { registerWebCommands } from './commands/web.js';
 import { reportError } from './output.js';
+import { registerEvalLivenessCommand } from './commands/eval-liveness.js';
+import { registerCalibrateLivenessCommand } from './commands/calibrate-liveness.js';
+import { registerLivenessCommands } from './commands/liveness.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
 
@@ -49,6 +52,9 @@ registerMqttCommands(program);
 registerTuneCommand(program);
 registerDemoCommand(program);
 registerWebCommands(program);
+registerEvalLivenessCommand(program);
+registerCalibrateLivenessCommand(program);
+registerLivenessCommands(program);
 
 // A script asks for --json anywhere on the line; every error then comes as JSON too.
 const json = process.argv.slice(2).includes('--json');

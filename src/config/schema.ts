@@ -85,7 +85,53 @@ export const DoorConfig = z.strictObject({
     .default('deny-if-stranger')
     .describe("several faces in view: 'deny-if-stranger' refuses while a face decided unknown is in view (anti-tailgating); 'grant-allowed' opens for any allowed person")
     .meta(LIVE),
+  liveness: z
+    .enum(['off', 'passive', 'strict'])
+    .default('off')
+    .describe(
+      "presentation-attack check (see docs/liveness.md): 'off'; 'passive' denies faces whose fused passive score says print or screen (denied-spoof); 'strict' also needs a temporal proof (the face moved in 3-D, not as a flat photo) before it opens, and waits for it",
+    ),
 });
+
+export const LIVENESS_CUES = ['dtn', 'laplacianVar', 'hfShare', 'detailRatio', 'saturationMean', 'chromaSpread', 'specularShare', 'spectralPeak'] as const;
+
+export const LivenessConfig = z
+  .strictObject({
+    modelId: z.string().default('dtn-antispoof-fp32').describe('manifest id of the DTN anti-spoofing model (built by facegate models build)'),
+    cues: z
+      .array(z.enum(LIVENESS_CUES))
+      .min(1)
+      .default(['dtn', 'detailRatio'])
+      .describe('passive cues the fused score uses; must be the cues the fusion file was trained on'),
+    fusionFile: z
+      .string()
+      .optional()
+      .describe('fusion weights from facegate liveness train (default: the bundled src/liveness/fusion-default.json, trained on the development spoof set)'),
+    passiveThreshold: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .describe('fused p(live) below this is a spoof; set it from your own camera with facegate calibrate-liveness'),
+    passiveFrames: z.number().int().min(1).max(50).default(3).describe('usable frames per track the passive scorers run on (the DTN costs tens of ms per face)'),
+    temporal: z
+      .strictObject({
+        proofThreshold: z.number().min(0).max(1).default(0.15).describe('share of feature matches a plane cannot explain that proves a 3-D face'),
+        minMotion: z.number().min(0).max(1).default(0.02).describe('median feature motion (share of face size) before a frame pair counts'),
+        minMatches: z.number().int().min(8).default(16).describe('matched features a frame pair needs'),
+        maxReferenceAgeMs: z.number().int().min(100).default(1500).describe('frame pairs are at most this far apart'),
+      })
+      .default({ proofThreshold: 0.15, minMotion: 0.02, minMatches: 16, maxReferenceAgeMs: 1500 })
+      .describe('planarity test for strict doors'),
+  })
+  .default({
+    modelId: 'dtn-antispoof-fp32',
+    cues: ['dtn', 'detailRatio'],
+    passiveThreshold: 0.5,
+    passiveFrames: 3,
+    temporal: { proofThreshold: 0.15, minMotion: 0.02, minMatches: 16, maxReferenceAgeMs: 1500 },
+  })
+  .describe('presentation-attack detection settings, used by doors with liveness passive or strict');
 
 export const GpioConfig = z
   .strictObject({
@@ -328,6 +374,7 @@ export const ConfigSchema = z
     gallery: GalleryConfig,
     camera: CameraConfig,
     doors: z.array(DoorConfig).default([]).describe('doors this device controls'),
+    liveness: LivenessConfig,
     gpio: GpioConfig,
     recognition: RecognitionConfig,
     enrollment: EnrollmentConfig,

@@ -32,7 +32,7 @@ export interface DiscoveryMessage {
 }
 
 /** Every decision reason, in the event entity's event_types: a new reason must be added here. */
-const EVENT_TYPES: Record<DecisionReason, true> = { granted: true, 'denied-unknown': true, 'denied-not-allowed': true, 'denied-quality': true, 'denied-stranger-present': true };
+const EVENT_TYPES: Record<DecisionReason, true> = { granted: true, 'denied-unknown': true, 'denied-not-allowed': true, 'denied-quality': true, 'denied-stranger-present': true, 'denied-spoof': true };
 
 export const LOCK_PAYLOADS = { lock: 'LOCK', unlock: 'UNLOCK', open: 'OPEN' } as const;
 

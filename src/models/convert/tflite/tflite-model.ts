@@ -41,6 +41,9 @@ export type TfliteOptions =
   | { kind: 'pool2d'; padding: Padding; strideW: number; strideH: number; filterW: number; filterH: number; activation: FusedActivation }
   | { kind: 'fullyConnected'; activation: FusedActivation; weightsFormat: number; keepNumDims: boolean }
   | { kind: 'reshape'; newShape: number[] | null }
+  | { kind: 'concatenation'; axis: number; activation: FusedActivation }
+  | { kind: 'stridedSlice'; beginMask: number; endMask: number; ellipsisMask: number; newAxisMask: number; shrinkAxisMask: number }
+  | { kind: 'leakyRelu'; alpha: number }
   /** ADD, SUB, MUL: only a fused activation. */
   | { kind: 'elementwise'; activation: FusedActivation }
   /** Options this reader does not decode; converters must reject the op rather than guess. */
@@ -99,10 +102,13 @@ const OPTIONS = {
   DepthwiseConv2D: 2,
   Pool2D: 5,
   FullyConnected: 8,
+  Concatenation: 10,
   Add: 11,
   Reshape: 17,
   Mul: 21,
   Sub: 28,
+  StridedSlice: 32,
+  LeakyRelu: 75,
 } as const;
 
 /** A flatbuffer table position plus typed field accessors by schema field index. */
@@ -136,6 +142,11 @@ class Table {
   uint32(index: number, def = 0): number {
     const at = this.field(index);
     return at === 0 ? def : this.bb.readUint32(at);
+  }
+
+  float32(index: number, def = 0): number {
+    const at = this.field(index);
+    return at === 0 ? def : this.bb.readFloat32(at);
   }
 
   uint64(index: number): bigint {
@@ -210,9 +221,27 @@ function typedData(raw: Uint8Array, type: TfliteTensorType, tensorName: string):
     case 'uint8':
     case 'bool':
       return copy;
+    case 'float16':
+      // Widened once here: half-precision weights are dequantised by the graph's DEQUANTIZE ops anyway.
+      return halfToFloat(new Uint16Array(ab, 0, copy.byteLength / 2));
     default:
       throw new Error(`TFLite: constant tensor ${tensorName} has type ${type}, which this reader does not decode`);
   }
+}
+
+/** IEEE 754 binary16 -> float32, exactly (every half value is representable as a float). */
+function halfToFloat(half: Uint16Array): Float32Array {
+  const out = new Float32Array(half.length);
+  for (let i = 0; i < half.length; i++) {
+    const h = half[i]!;
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    if (exp === 0) out[i] = sign * frac * 2 ** -24;
+    else if (exp === 31) out[i] = frac === 0 ? sign * Infinity : NaN;
+    else out[i] = sign * (1 + frac / 1024) * 2 ** (exp - 15);
+  }
+  return out;
 }
 
 function readBuffer(buffer: Table | undefined, bufferIndex: number): Uint8Array | null {
@@ -292,6 +321,14 @@ function readOptions(unionType: number, t: Table | null): TfliteOptions {
       return { kind: 'fullyConnected', activation: activationAt(t, 0), weightsFormat: t.int8(1), keepNumDims: t.bool(2) };
     case OPTIONS.Reshape:
       return { kind: 'reshape', newShape: t.int32s(0) };
+    case OPTIONS.Concatenation:
+      // axis, fused_activation_function
+      return { kind: 'concatenation', axis: t.int32(0), activation: activationAt(t, 1) };
+    case OPTIONS.StridedSlice:
+      // begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask
+      return { kind: 'stridedSlice', beginMask: t.int32(0), endMask: t.int32(1), ellipsisMask: t.int32(2), newAxisMask: t.int32(3), shrinkAxisMask: t.int32(4) };
+    case OPTIONS.LeakyRelu:
+      return { kind: 'leakyRelu', alpha: t.float32(0) };
     case OPTIONS.Add:
     case OPTIONS.Mul:
     case OPTIONS.Sub:
