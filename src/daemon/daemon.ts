@@ -43,6 +43,9 @@ import { StatusLights } from './status-lights.js';
 import { Supervision } from './supervision.js';
 import type { Logger } from './logger.js';
 import { WebConsole } from '../web/web-console.js';
+import { createLivenessCheck } from '../liveness/liveness-check.js';
+import { loadLivenessModels } from '../liveness/load-liveness.js';
+import { NO_LIVENESS_CHECK, type LivenessCheck } from '../recognition/liveness-slot.js';
 import { resolveWebSettings } from '../web/settings.js';
 import { UserStore } from '../web/user-store.js';
 
@@ -86,6 +89,8 @@ export class Daemon {
   private readonly camera: Camera;
   private readonly recognition: Recognition;
   private analyzer: FaceAnalyzer | undefined;
+  /** The presentation-attack check, loaded only when a door asks for one (never a stand-in that says "live"). */
+  private liveness: (LivenessCheck & { release(): Promise<void> }) | undefined;
   private model: ModelTag | undefined;
   private gpio: GpioBackend | undefined;
   private enrollment: ButtonEnrollment | undefined;
@@ -238,7 +243,10 @@ export class Daemon {
         await this.health.start();
         log.info({ port: this.health.port }, `health: http://${c.health.host}:${this.health.port}/healthz /readyz /metrics`);
       }, () => this.health?.stop()),
-      fn('models', () => this.loadModels(), () => this.analyzer?.release()),
+      fn('models', () => this.loadModels(), async () => {
+        await this.liveness?.release();
+        await this.analyzer?.release();
+      }),
       this.gallery,
       fn('gpio', () => {
         this.gpio = this.options.gpio ?? createGpioBackend({ backend: c.gpio.backend, chip: c.gpio.chip, log: (l) => log.info(l) });
@@ -356,6 +364,13 @@ export class Daemon {
     const { analyzer, description } = await loadAnalyzer(pipeline);
     this.analyzer = analyzer;
     this.options.log.info(`models: ${description}`);
+    const checked = c.doors.filter((d) => d.liveness !== 'off');
+    if (checked.length > 0) {
+      const l = c.liveness;
+      const models = await loadLivenessModels({ modelsDir: pipeline.modelsDir, modelId: l.modelId, ...(l.fusionFile ? { fusionFile: this.loaded.resolvePath(l.fusionFile) } : {}), providers: c.models.providers, threads: c.models.threads, log: (line) => this.options.log.info(line) });
+      this.liveness = { ...createLivenessCheck(l, models), release: () => models.release() };
+      this.options.log.info(`liveness: ${l.cues.join(' + ')} (threshold ${l.passiveThreshold}) for ${checked.map((d) => `${d.name} (${d.liveness})`).join(', ')}`);
+    }
   }
 
   private enrollmentButton(cfg: NonNullable<Config['gpio']['button']>): Component {
