@@ -2,12 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { GpioUnavailableError, createGpioBackend, type Level } from '../src/hardware/gpio/gpio.js';
 import { SimulatedGpio } from '../src/hardware/gpio/simulated-gpio.js';
 import { createRpioGpio, isRpioBoard } from '../src/hardware/gpio/rpio-gpio.js';
@@ -15,13 +14,15 @@ import { createLibgpiodGpio, type LibgpiodModule } from '../src/hardware/gpio/li
 import { DoorRelay, type RelayPulseEvent, type RelayReleaseEvent } from '../src/hardware/gpio/door-relay.js';
 import { StatusLed } from '../src/hardware/gpio/status-led.js';
 import { Button, type ButtonPressEvent } from '../src/hardware/gpio/button.js';
+import type { Component } from '../src/core/component.js';
+import { FakeClock } from './helpers/fake-clock.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const GPIO_DIR = join(REPO, 'src/hardware/gpio');
 const levels = (gpio: SimulatedGpio, pin: number): Level[] => gpio.edgesFor(pin).map((e) => e.level);
 
-function relayOn(gpio: SimulatedGpio, pulseMs: number, activeLow = true): DoorRelay {
-  return new DoorRelay(gpio, { pin: 17, activeLow, pulseMs, name: 'front door' });
+function relayOn(gpio: SimulatedGpio, pulseMs: number, activeLow = true, clock?: FakeClock): DoorRelay {
+  return new DoorRelay(gpio, { pin: 17, activeLow, pulseMs, name: 'front door' }, clock);
 }
 
 function releasesOf(relay: DoorRelay): RelayReleaseEvent[] {
@@ -49,37 +50,60 @@ test('the relay starts released: active-low drives 1, active-high drives 0', () 
   high.stop();
 });
 
-test('a pulse makes exactly two edges about pulseMs apart, and a second pulse does not extend it', async () => {
-  const gpio = new SimulatedGpio();
-  const relay = relayOn(gpio, 100);
+test('a pulse holds for exactly pulseMs, a second pulse does not extend it, and events carry its times', () => {
+  const clock = new FakeClock();
+  const gpio = new SimulatedGpio({ clock });
+  const relay = relayOn(gpio, 100, true, clock);
   const pulses: RelayPulseEvent[] = [];
   relay.on('pulse', (e) => pulses.push(e));
   const releases = releasesOf(relay);
   relay.start();
+  const t0 = clock.now();
 
   assert.equal(relay.pulse('alice recognised'), true);
   assert.equal(relay.energised, true);
-  await sleep(60);
+  clock.advance(60);
   assert.equal(relay.pulse('alice again'), false, 'a pulse while energised is refused');
-  await sleep(250);
+  clock.advance(39);
+  assert.equal(relay.energised, true, 'still energised 1 ms before pulseMs');
+  assert.deepEqual(levels(gpio, 17), [1, 0]);
+  clock.advance(1);
+  assert.equal(relay.energised, false, 'released at pulseMs, not extended by the refused pulse');
+  clock.advance(1000);
 
-  const edges = gpio.edgesFor(17);
-  assert.deepEqual(edges.map((e) => e.level), [1, 0, 1]);
-  const heldMs = edges[2]!.atMs - edges[1]!.atMs;
-  // Extended from the second call it would be ~160 ms.
-  assert.ok(heldMs >= 95 && heldMs < 155, `held ${heldMs.toFixed(1)} ms for a 100 ms pulse`);
-  assert.equal(relay.energised, false);
-  assert.deepEqual(pulses.map((p) => p.reason), ['alice recognised']);
-  assert.ok(Math.abs(pulses[0]!.atMs - edges[1]!.atMs) < 5, 'the pulse event is dated by its edge');
-  assert.equal(releases.length, 1);
-  assert.equal(releases[0]!.cause, 'timeout');
-  assert.ok(Math.abs(releases[0]!.heldMs - heldMs) < 5);
+  assert.deepEqual(gpio.edgesFor(17), [
+    { pin: 17, level: 1, atMs: t0 },
+    { pin: 17, level: 0, atMs: t0 },
+    { pin: 17, level: 1, atMs: t0 + 100 },
+  ]);
+  assert.deepEqual(pulses, [{ name: 'front door', reason: 'alice recognised', pulseMs: 100, atMs: t0 }]);
+  assert.deepEqual(releases, [{ name: 'front door', cause: 'timeout', heldMs: 100, atMs: t0 + 100 }]);
+  assert.equal(clock.pending, 0, 'no timer left behind');
   relay.stop();
 });
 
-test('stop releases mid-pulse and removes the process hooks', async (t) => {
-  const gpio = new SimulatedGpio();
-  const relay = relayOn(gpio, 10_000);
+test('release() ends a pulse early with cause "release"; a new pulse is allowed after it', () => {
+  const clock = new FakeClock();
+  const gpio = new SimulatedGpio({ clock });
+  const relay = relayOn(gpio, 100, true, clock);
+  const releases = releasesOf(relay);
+  relay.start();
+  relay.pulse('first');
+  clock.advance(30);
+  relay.release();
+  assert.equal(clock.pending, 0, 'the pulse timer is cancelled');
+  relay.release();
+  assert.equal(relay.pulse('second'), true);
+  clock.advance(100);
+  assert.deepEqual(releases.map((r) => [r.cause, r.heldMs]), [['release', 30], ['timeout', 100]], 'a release while released emits nothing');
+  assert.deepEqual(levels(gpio, 17), [1, 0, 1, 0, 1]);
+  relay.stop();
+});
+
+test('stop releases mid-pulse and removes the process hooks', (t) => {
+  const clock = new FakeClock();
+  const gpio = new SimulatedGpio({ clock });
+  const relay = relayOn(gpio, 10_000, true, clock);
   t.after(() => relay.stop());
   const releases = releasesOf(relay);
   const exitHooks = process.listenerCount('exit');
@@ -89,14 +113,32 @@ test('stop releases mid-pulse and removes the process hooks', async (t) => {
   assert.equal(process.listenerCount('uncaughtExceptionMonitor'), crashHooks + 1);
 
   relay.pulse('test');
-  await sleep(20);
+  clock.advance(20);
   relay.stop();
   assert.deepEqual(levels(gpio, 17), [1, 0, 1]);
-  assert.deepEqual(releases.map((r) => r.cause), ['stop']);
+  assert.deepEqual(releases.map((r) => [r.cause, r.heldMs]), [['stop', 20]]);
+  assert.equal(clock.pending, 0, 'the pulse timer is cancelled');
   assert.equal(process.listenerCount('exit'), exitHooks);
   assert.equal(process.listenerCount('uncaughtExceptionMonitor'), crashHooks);
-  // The pin is closed: a new owner can open it (and the 10 s timer no longer holds the test open).
+  // The pin is closed: a new owner can open it.
   gpio.openOutput(17, 1).close();
+});
+
+test('relay, LED and button are components: a name, and stop() is safe before start and twice', () => {
+  const gpio = new SimulatedGpio();
+  const parts: Component[] = [relayOn(gpio, 100), new StatusLed(gpio, { pin: 27 }), new Button(gpio, { pin: 22, activeLow: true })];
+  assert.deepEqual(parts.map((p) => p.name), ['front door relay', 'status LED on GPIO 27', 'button on GPIO 22']);
+  for (const part of parts) {
+    part.stop();
+    void part.start();
+    void part.stop();
+    void part.stop();
+    // Restartable: the pin was freed by the first stop.
+    void part.start();
+    void part.stop();
+  }
+  assert.deepEqual(levels(gpio, 17), [1, 1], 'the relay was driven released at each start and never energised');
+  gpio.close();
 });
 
 test('the exit and crash hooks release synchronously', (t) => {
@@ -157,103 +199,112 @@ test('a child that calls process.exit with the relay energised releases it', () 
   assert.deepEqual(childEdges(child.stdout), { levels: [1, 0, 1], causes: ['exit'] });
 });
 
-test('button: a bouncy press is one press, a short glitch is none, two presses 200 ms apart are two', async () => {
-  const gpio = new SimulatedGpio();
-  const button = new Button(gpio, { pin: 22, activeLow: true, debounceMs: 50 });
-  const presses: ButtonPressEvent[] = [];
-  const emittedAt: number[] = [];
-  button.on('press', (e) => {
-    presses.push(e);
-    emittedAt.push(performance.timeOrigin + performance.now());
-  });
+/** A button and the backend it reads, both on one fake clock. */
+function buttonRig(debounceMs: number, activeLow = true) {
+  const clock = new FakeClock();
+  const gpio = new SimulatedGpio({ clock });
+  const button = new Button(gpio, { pin: 22, activeLow, debounceMs }, clock);
+  const presses: (ButtonPressEvent & { emittedAtMs: number })[] = [];
+  button.on('press', (e) => presses.push({ ...e, emittedAtMs: clock.now() }));
+  /** Drives the input through levels, each held for its ms. */
+  const drive = (steps: readonly (readonly [Level, number])[]) => {
+    for (const [level, ms] of steps) {
+      gpio.setInput(22, level);
+      clock.advance(ms);
+    }
+  };
+  return { clock, gpio, button, presses, drive };
+}
+
+test('button: a bouncy press is one press, dated by its first edge and counted debounceMs after the last bounce', () => {
+  const { clock, gpio, button, presses, drive } = buttonRig(50);
   button.start();
-
-  // Contact bounce: five edges within a few ms, then held, then a bouncy release.
-  for (const level of [0, 1, 0, 1, 0] as const) {
-    gpio.setInput(22, level);
-    await sleep(1);
-  }
-  const firstEdgeAt = gpio.edgesFor(22)[0]!.atMs;
-  const lastEdgeAt = gpio.edgesFor(22).at(-1)!.atMs;
-  await sleep(120);
-  for (const level of [1, 0, 1] as const) {
-    gpio.setInput(22, level);
-    await sleep(1);
-  }
-  await sleep(120);
-  assert.equal(presses.length, 1, 'bounce yields exactly one press');
-  assert.equal(presses[0]!.atMs, firstEdgeAt, 'the press is dated by its first edge');
-  assert.ok(emittedAt[0]! - lastEdgeAt >= 45, 'and counted only once the level held for debounceMs after the last bounce');
-
-  // Shorter than the debounce time: noise, not a press.
+  const t0 = clock.now();
+  // Contact bounce: five edges 1 ms apart, then held.
+  drive([[0, 1], [1, 1], [0, 1], [1, 1]]);
   gpio.setInput(22, 0);
-  await sleep(10);
-  gpio.setInput(22, 1);
-  await sleep(120);
-  assert.equal(presses.length, 1, 'a 10 ms glitch is not a press');
-
-  await gpio.press(22, 100, { activeLow: true });
-  await sleep(200);
-  await gpio.press(22, 100, { activeLow: true });
-  await sleep(120);
-  assert.equal(presses.length, 3, 'two clean presses 200 ms apart are two more');
+  const lastBounceAt = clock.now();
+  clock.advance(49);
+  assert.equal(presses.length, 0, 'not yet: the level has held 49 ms');
+  clock.advance(1);
+  assert.deepEqual(presses, [{ pin: 22, atMs: t0, emittedAtMs: lastBounceAt + 50 }]);
+  // A bouncy release, held: releasing is not a press.
+  drive([[1, 1], [0, 1], [1, 200]]);
+  assert.equal(presses.length, 1);
+  assert.equal(clock.pending, 0, 'no debounce timer left once settled');
   button.stop();
 });
 
-test('button: chatter that never holds for debounceMs is no press; a glitch while held is no second press', async () => {
-  const gpio = new SimulatedGpio();
-  const button = new Button(gpio, { pin: 22, activeLow: true, debounceMs: 100 });
-  let presses = 0;
-  button.on('press', () => presses++);
+test('button: a glitch shorter than debounceMs is none, two presses 200 ms apart are two', () => {
+  const { button, presses, drive } = buttonRig(50);
   button.start();
+  drive([[0, 10], [1, 200]]);
+  assert.equal(presses.length, 0, 'a 10 ms glitch is not a press');
+  drive([[0, 49], [1, 200]]);
+  assert.equal(presses.length, 0, 'nor is a 49 ms one');
+  drive([[0, 100], [1, 200], [0, 100], [1, 200]]);
+  assert.equal(presses.length, 2, 'two clean presses 200 ms apart are two');
+  assert.equal(presses[1]!.atMs - presses[0]!.atMs, 300);
+  button.stop();
+});
 
+test('button: press() on the simulated backend is one press per call, on the backend clock', async () => {
+  const { clock, gpio, button, presses } = buttonRig(50);
+  button.start();
+  const pressing = gpio.press(22, 100, { activeLow: true });
+  clock.advance(100);
+  await pressing;
+  clock.advance(200);
+  assert.equal(presses.length, 1);
+  assert.deepEqual(levels(gpio, 22), [0, 1]);
+  button.stop();
+});
+
+test('button: chatter that never holds for debounceMs is no press; a glitch while held is no second press', () => {
+  const { button, presses, drive } = buttonRig(100);
+  button.start();
   // Pressed at 0 ms, then 1 at 80, 0 at 90, 1 at 110: the pressed level never lasts 100 ms.
-  for (const [level, ms] of [[0, 80], [1, 10], [0, 20], [1, 0]] as const) {
-    gpio.setInput(22, level);
-    await sleep(ms);
-  }
-  await sleep(200);
-  assert.equal(presses, 0);
-
-  gpio.setInput(22, 0);
-  await sleep(200);
-  assert.equal(presses, 1, 'a held press counts once');
-  gpio.setInput(22, 1);
-  await sleep(10);
-  gpio.setInput(22, 0);
-  await sleep(200);
-  assert.equal(presses, 1, 'a 10 ms release glitch while held is not a new press');
+  drive([[0, 80], [1, 10], [0, 20], [1, 200]]);
+  assert.equal(presses.length, 0);
+  drive([[0, 200]]);
+  assert.equal(presses.length, 1, 'a held press counts once');
+  drive([[1, 10], [0, 200]]);
+  assert.equal(presses.length, 1, 'a 10 ms release glitch while held is not a new press');
   button.stop();
 });
 
-test('button: held at start is not a press; stop leaves no timers and frees the pin', async () => {
-  const gpio = new SimulatedGpio();
-  const button = new Button(gpio, { pin: 22, activeLow: false, debounceMs: 30 });
-  let presses = 0;
-  button.on('press', () => presses++);
+test('button: stop cancels a pending debounce and frees the pin', () => {
+  const { clock, gpio, button, presses } = buttonRig(30, false);
   button.start();
   gpio.setInput(22, 1);
+  assert.equal(clock.pending, 1, 'a debounce is pending');
   button.stop();
-  await sleep(60);
-  assert.equal(presses, 0, 'stop cancels a pending debounce');
+  assert.equal(clock.pending, 0, 'stop cancels it');
+  clock.advance(60);
+  assert.equal(presses.length, 0);
   gpio.openInput(22, { pull: 'down' }).close();
 });
 
-test('LED: flash(3, 100) makes six edges 50 ms apart and resolves after the trailing gap; activeLow inverts', async () => {
-  const gpio = new SimulatedGpio();
-  const led = new StatusLed(gpio, { pin: 27 });
+test('LED: flash(3, 100) lights 50 ms and darkens 50 ms three times, resolves a period after the last flash began; activeLow inverts', async () => {
+  const clock = new FakeClock();
+  const gpio = new SimulatedGpio({ clock });
+  const led = new StatusLed(gpio, { pin: 27 }, clock);
   led.start();
-  const t0 = performance.now();
-  await led.flash(3, 100);
-  const took = performance.now() - t0;
-  const edges = gpio.edgesFor(27);
-  assert.deepEqual(edges.map((e) => e.level), [0, 1, 0, 1, 0, 1, 0]);
-  const steps = edges.slice(2).map((e, i) => e.atMs - edges[i + 1]!.atMs);
-  for (const dt of steps) assert.ok(dt >= 48 && dt < 90, `step ${dt.toFixed(1)} ms for a 50 ms half-period`);
-  assert.ok(took >= 295 && took < 500, `flash took ${took.toFixed(0)} ms for 3 x 100 ms`);
+  const t0 = clock.now();
+  let done = false;
+  const flashing = led.flash(3, 100).then(() => (done = true));
+  await clock.advanceAsync(299);
+  assert.equal(done, false, 'still flashing 1 ms before the trailing gap ends');
+  await clock.advanceAsync(1);
+  await flashing;
+  assert.deepEqual(
+    gpio.edgesFor(27).map((e) => [e.level, e.atMs - t0]),
+    [[0, 0], [1, 0], [0, 50], [1, 100], [0, 150], [1, 200], [0, 250]],
+  );
+  assert.equal(clock.pending, 0);
   led.stop();
 
-  const inverted = new StatusLed(gpio, { pin: 5, activeLow: true });
+  const inverted = new StatusLed(gpio, { pin: 5, activeLow: true }, clock);
   inverted.start();
   inverted.on();
   inverted.off();
@@ -261,25 +312,29 @@ test('LED: flash(3, 100) makes six edges 50 ms apart and resolves after the trai
   assert.deepEqual(levels(gpio, 5), [1, 0, 1]);
 });
 
-test('LED: blink toggles until replaced; a flash replaced by on() resolves and the LED stays lit', async (t) => {
-  const gpio = new SimulatedGpio();
-  const led = new StatusLed(gpio, { pin: 27 });
+test('LED: blink toggles every half period until replaced; a flash replaced by on() resolves and the LED stays lit', async (t) => {
+  const clock = new FakeClock();
+  const gpio = new SimulatedGpio({ clock });
+  const led = new StatusLed(gpio, { pin: 27 }, clock);
   led.start();
   t.after(() => led.stop());
+  const t0 = clock.now();
   led.blink(40);
-  await sleep(130);
+  clock.advance(130);
   led.off();
+  assert.deepEqual(
+    gpio.edgesFor(27).map((e) => [e.level, e.atMs - t0]),
+    [[0, 0], [1, 0], [0, 20], [1, 40], [0, 60], [1, 80], [0, 100], [1, 120], [0, 130]],
+  );
+  assert.equal(clock.pending, 0, 'off() stopped the blinking');
   const blinkEdges = levels(gpio, 27).length;
-  assert.ok(blinkEdges >= 5, `blink made ${blinkEdges} edges in 130 ms at 20 ms per half-period`);
-  await sleep(60);
-  assert.equal(levels(gpio, 27).length, blinkEdges, 'off() stopped the blinking');
 
   const flashing = led.flash(10, 1000);
   led.on();
   await flashing;
-  await sleep(30);
-  assert.deepEqual(levels(gpio, 27).slice(blinkEdges), [1], 'on() took over from the flash');
-  led.stop();
+  assert.equal(clock.pending, 0, 'the flash timer is cancelled');
+  clock.advance(10_000);
+  assert.deepEqual(levels(gpio, 27).slice(blinkEdges), [1], 'on() took over from the flash: lit and nothing after');
   assert.throws(() => led.flash(0, 100), RangeError);
 });
 
@@ -338,9 +393,13 @@ test('explicit hardware backends on a machine without GPIO fail with what to do'
 
 test('a missing native module is a clear GpioUnavailableError naming the package and the fix', () => {
   // The backend sources copied where node_modules cannot be found: as on a device where the optional build failed.
-  const dir = mkdtempSync(join(tmpdir(), 'facegate-gpio-'));
+  const root = mkdtempSync(join(tmpdir(), 'facegate-gpio-'));
+  const dir = join(root, 'src/hardware/gpio');
+  mkdirSync(dir, { recursive: true });
+  mkdirSync(join(root, 'src/util'));
   for (const f of readdirSync(GPIO_DIR)) copyFileSync(join(GPIO_DIR, f), join(dir, f));
-  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+  copyFileSync(join(REPO, 'src/util/clock.ts'), join(root, 'src/util/clock.ts'));
+  writeFileSync(join(root, 'package.json'), '{ "type": "module" }\n');
   const child = runChild(`
     import { createGpioBackend } from ${JSON.stringify(pathToFileURL(join(dir, 'gpio.ts')).href)};
     for (const backend of ['libgpiod', 'rpio']) {
@@ -382,10 +441,11 @@ test('isRpioBoard: Pi 1-4, 400, Zero and CM1-4 yes; the Pi 5 family and other bo
   }
 });
 
-test('rpio in its mock mode: outputs, a relay, inputs seen by sampling, pin checks', async (t) => {
+test('rpio in its mock mode: outputs, a relay, inputs seen by sampling, pin checks', (t) => {
   const logs: string[] = [];
-  const gpio = createRpioGpio({ mock: 'raspi-3', log: (l) => logs.push(l) });
-  const relay = new DoorRelay(gpio, { pin: 17, activeLow: true, pulseMs: 40, name: 'front door' });
+  const clock = new FakeClock();
+  const gpio = createRpioGpio({ mock: 'raspi-3', log: (l) => logs.push(l), clock });
+  const relay = new DoorRelay(gpio, { pin: 17, activeLow: true, pulseMs: 40, name: 'front door' }, clock);
   // On a failed assertion, still stop timers and sampling so the run ends and reports.
   t.after(() => {
     relay.stop();
@@ -400,21 +460,27 @@ test('rpio in its mock mode: outputs, a relay, inputs seen by sampling, pin chec
   assert.throws(() => gpio.openOutput(17, 0), /GPIO 17 is already open/);
   relay.pulse('mock');
   assert.equal(out17(), 0);
-  await sleep(120);
+  clock.advance(39);
+  assert.equal(out17(), 0);
+  clock.advance(1);
   assert.equal(out17(), 1, 'released after the pulse');
   relay.stop();
 
   // In mock mode rpio.write is the only way to move a level: it stands in for the outside world here.
   const rpio = createRequire(import.meta.url)('rpio') as { write(pin: number, v: number): void };
   const input = gpio.openInput(27, { pull: 'up' });
-  const seen: Level[] = [];
-  const unwatch = input.watch((level) => seen.push(level));
+  const seen: [Level, number][] = [];
+  const t0 = clock.now();
+  const unwatch = input.watch((level, atMs) => seen.push([level, atMs - t0]));
   rpio.write(27, 1);
-  await sleep(40);
+  clock.advance(4);
+  assert.deepEqual(seen, [], 'not seen before the next sample');
+  clock.advance(1);
   rpio.write(27, 0);
-  await sleep(40);
+  clock.advance(5);
   unwatch();
-  assert.deepEqual(seen, [1, 0]);
+  assert.equal(clock.pending, 0, 'sampling stops with the last watcher');
+  assert.deepEqual(seen, [[1, 5], [0, 10]], 'each change seen at the first 5 ms sample after it');
   input.close();
   assert.throws(() => input.read(), /GPIO 27 is closed/);
   gpio.close();
@@ -470,12 +536,13 @@ function fakeLibgpiod(heldElsewhere: number[]) {
   return { lib, calls, values };
 }
 
-test('libgpiod backend (on a stand-in for node-libgpiod): requests, pull flags, errors, a relay and a sampled button', async (t) => {
+test('libgpiod backend (on a stand-in for node-libgpiod): requests, pull flags, errors, a relay and a sampled button', (t) => {
   const { lib, calls, values } = fakeLibgpiod([4]);
   const logs: string[] = [];
-  const gpio = createLibgpiodGpio(lib, { chip: 'gpiochip0', log: (l) => logs.push(l) });
-  const relay = new DoorRelay(gpio, { pin: 17, activeLow: true, pulseMs: 40, name: 'front door' });
-  const button = new Button(gpio, { pin: 22, activeLow: true, debounceMs: 30 });
+  const clock = new FakeClock();
+  const gpio = createLibgpiodGpio(lib, { chip: 'gpiochip0', log: (l) => logs.push(l), clock });
+  const relay = new DoorRelay(gpio, { pin: 17, activeLow: true, pulseMs: 40, name: 'front door' }, clock);
+  const button = new Button(gpio, { pin: 22, activeLow: true, debounceMs: 30 }, clock);
   t.after(() => {
     relay.stop();
     button.stop();
@@ -490,23 +557,30 @@ test('libgpiod backend (on a stand-in for node-libgpiod): requests, pull flags, 
   assert.throws(() => gpio.openInput(17, { pull: 'up' }), /GPIO 17 is already open/);
   relay.pulse('test');
   assert.equal(values.get(17), 0);
-  await sleep(120);
+  clock.advance(40);
   assert.equal(values.get(17), 1);
   relay.stop();
   assert.equal(calls.at(-1), 'release 17');
 
-  let presses = 0;
-  button.on('press', () => presses++);
-  values.set(22, 1);
-  button.start();
-  assert.equal(calls.at(-1), 'input facegate 32 22', 'active-low button gets a pull-up');
-  // Changes are only seen by sampling every 5 ms: hold each level well past that.
+  const presses: number[] = [];
+  button.on('press', (e) => presses.push(e.atMs - t0));
+  // Held down (active-low: 0) when the button starts: not a press until released and pressed again.
   values.set(22, 0);
-  await sleep(100);
+  button.start();
+  const t0 = clock.now();
+  assert.equal(calls.at(-1), 'input facegate 32 22', 'active-low button gets a pull-up');
+  clock.advance(100);
   values.set(22, 1);
-  await sleep(100);
-  assert.equal(presses, 1);
+  clock.advance(100);
+  assert.deepEqual(presses, [], 'held at start, then released: no press');
+  // Changes are only seen by sampling every 5 ms; the press is dated by the sample that saw it.
+  values.set(22, 0);
+  clock.advance(100);
+  values.set(22, 1);
+  clock.advance(100);
+  assert.deepEqual(presses, [205]);
   button.stop();
+  assert.equal(clock.pending, 0, 'stop ends sampling and debouncing');
 
   const input = gpio.openInput(5, { pull: 'none' });
   assert.equal(calls.at(-1), 'input facegate 8 5');

@@ -20,6 +20,11 @@ export const systemClock: Clock = {
   clearInterval: (h) => clearInterval(h as NodeJS.Timeout | undefined),
 };
 
+/** Lets the process exit while this timer is pending; a fake clock's handles hold nothing open. */
+export function unrefTimer(handle: TimerHandle): void {
+  if (typeof handle === 'object' && 'unref' in handle) handle.unref();
+}
+
 /** Resolves after `ms` on the given clock (a fake clock resolves it when advanced past). */
 export function sleepOn(clock: Clock, ms: number): Promise<void> {
   return new Promise((resolve) => clock.setTimeout(resolve, ms));

@@ -1,4 +1,4 @@
-// A clock that only moves when a test says so: timers fire in due order during advance().
+// A clock that only moves when a test says so: timers fire in due order, each at its due time.
 import type { Clock, TimerHandle } from '../../src/util/clock.js';
 
 interface Timer {
@@ -8,9 +8,13 @@ interface Timer {
   everyMs: number | null;
 }
 
+/** One turn of the event loop: promise chains settle and already-finished I/O callbacks run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export class FakeClock implements Clock {
   private timers: Timer[] = [];
   private nextId = 1;
+  private onTimerAdded: (() => void)[] = [];
 
   constructor(private nowMs = Date.UTC(2026, 0, 1)) {}
 
@@ -35,36 +39,85 @@ export class FakeClock implements Clock {
     this.clearTimeout(handle);
   }
 
-  /** Timers not yet fired. */
+  /** Timers not yet fired (an interval counts until cleared). */
   get pending(): number {
     return this.timers.length;
   }
 
+  /** How long until the next timer falls due; undefined when none is pending. */
+  nextDueInMs(): number | undefined {
+    const next = this.earliest(Infinity);
+    return next && next.dueMs - this.nowMs;
+  }
+
   /** Moves time forward by `ms`, firing every timer that falls due, in order (intervals repeatedly). */
   advance(ms: number): void {
+    if (!(ms >= 0)) throw new RangeError(`a clock only moves forward: advance(${ms})`);
     const end = this.nowMs + ms;
-    for (;;) {
-      const due = this.timers.filter((t) => t.dueMs <= end).sort((a, b) => a.dueMs - b.dueMs || a.id - b.id)[0];
-      if (!due) break;
-      this.nowMs = Math.max(this.nowMs, due.dueMs);
-      if (due.everyMs === null) this.timers = this.timers.filter((t) => t !== due);
-      else due.dueMs += due.everyMs;
-      due.fn();
-    }
+    for (let due = this.earliest(end); due; due = this.earliest(end)) this.fire(due);
     this.nowMs = end;
   }
 
-  /** advance() in steps, letting promises settle between them (for code that awaits between timers). */
+  /** Moves time to the next timer and fires it; returns how far time moved. Throws when nothing is pending. */
+  advanceToNext(): number {
+    const due = this.earliest(Infinity);
+    if (!due) throw new Error('advanceToNext: no timer is pending');
+    const from = this.nowMs;
+    this.fire(due);
+    return this.nowMs - from;
+  }
+
+  /**
+   * advance() for code that awaits between timers: each timer fires at its own due time and
+   * promises settle after it, so a timer the code sets in response is due from the right moment.
+   * Time also settles at least every `stepMs`, for code that reads now() after an await.
+   */
   async advanceAsync(ms: number, stepMs = 10): Promise<void> {
-    for (let done = 0; done < ms; done += stepMs) {
-      this.advance(Math.min(stepMs, ms - done));
-      await new Promise<void>((r) => setImmediate(r));
+    if (!(ms >= 0)) throw new RangeError(`a clock only moves forward: advanceAsync(${ms})`);
+    const end = this.nowMs + ms;
+    await settle();
+    while (this.nowMs < end) {
+      const stepEnd = Math.min(end, this.nowMs + stepMs);
+      const due = this.earliest(stepEnd);
+      if (due) this.fire(due);
+      else this.nowMs = stepEnd;
+      await settle();
     }
+    // Timers due exactly at `end` that were set by what ran at `end`.
+    for (let due = this.earliest(end); due; due = this.earliest(end)) {
+      this.fire(due);
+      await settle();
+    }
+  }
+
+  /**
+   * Resolves once a timer is pending, at once if one already is. For code that sets its timer
+   * after real I/O (a file read, a socket): the test waits for the timer instead of guessing a delay.
+   */
+  whenTimerPending(): Promise<void> {
+    if (this.timers.length > 0) return Promise.resolve();
+    return new Promise((resolve) => this.onTimerAdded.push(resolve));
+  }
+
+  private earliest(untilMs: number): Timer | undefined {
+    let best: Timer | undefined;
+    for (const t of this.timers) {
+      if (t.dueMs <= untilMs && (!best || t.dueMs < best.dueMs || (t.dueMs === best.dueMs && t.id < best.id))) best = t;
+    }
+    return best;
+  }
+
+  private fire(due: Timer): void {
+    this.nowMs = Math.max(this.nowMs, due.dueMs);
+    if (due.everyMs === null) this.timers = this.timers.filter((t) => t !== due);
+    else due.dueMs += due.everyMs;
+    due.fn();
   }
 
   private add(fn: () => void, ms: number, everyMs: number | null): TimerHandle {
     const id = this.nextId++;
     this.timers.push({ id, dueMs: this.nowMs + Math.max(0, ms), fn, everyMs });
+    for (const resolve of this.onTimerAdded.splice(0)) resolve();
     return id as unknown as TimerHandle;
   }
 }

@@ -1,5 +1,7 @@
 // A push button (exit button, doorbell): one 'press' per real press, however much the contacts bounce.
 import { EventEmitter } from 'node:events';
+import type { Component } from '../../core/component.js';
+import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { type GpioBackend, type InputPin, type Level, type Pull } from './gpio.js';
 
 export interface ButtonOptions {
@@ -15,14 +17,15 @@ export interface ButtonOptions {
 
 export interface ButtonPressEvent {
   pin: number;
-  /** When the level first changed (the first bounce), epoch ms. */
+  /** When the level first changed (the first bounce), on the backend's clock. */
   atMs: number;
 }
 
-export class Button extends EventEmitter<{ press: [ButtonPressEvent] }> {
+export class Button extends EventEmitter<{ press: [ButtonPressEvent] }> implements Component {
+  readonly name: string;
   private input: InputPin | null = null;
   private unwatch: (() => void) | null = null;
-  private settleTimer: NodeJS.Timeout | undefined;
+  private settleTimer: TimerHandle | undefined;
   /** The last level that held for debounceMs. */
   private stable: Level = 0;
   private changeStartedAtMs = 0;
@@ -30,12 +33,15 @@ export class Button extends EventEmitter<{ press: [ButtonPressEvent] }> {
   constructor(
     private readonly backend: GpioBackend,
     private readonly opts: ButtonOptions,
+    /** Times the debounce; default the system clock. */
+    private readonly clock: Clock = systemClock,
   ) {
     super();
+    this.name = `button on GPIO ${opts.pin}`;
   }
 
   start(): void {
-    if (this.input) throw new Error(`button on GPIO ${this.opts.pin} is already started`);
+    if (this.input) throw new Error(`${this.name} is already started`);
     const pull = this.opts.pull ?? (this.opts.activeLow ? 'up' : 'down');
     const input = this.backend.openInput(this.opts.pin, { pull });
     this.input = input;
@@ -48,7 +54,7 @@ export class Button extends EventEmitter<{ press: [ButtonPressEvent] }> {
     if (!this.input) return;
     this.unwatch?.();
     this.unwatch = null;
-    clearTimeout(this.settleTimer);
+    this.clock.clearTimeout(this.settleTimer);
     this.settleTimer = undefined;
     this.input.close();
     this.input = null;
@@ -57,8 +63,8 @@ export class Button extends EventEmitter<{ press: [ButtonPressEvent] }> {
   private onEdge(input: InputPin, atMs: number): void {
     // Every edge restarts the wait, so only a level that then holds for debounceMs is judged.
     if (this.settleTimer === undefined) this.changeStartedAtMs = atMs;
-    clearTimeout(this.settleTimer);
-    this.settleTimer = setTimeout(() => this.settle(input), this.opts.debounceMs ?? 50);
+    this.clock.clearTimeout(this.settleTimer);
+    this.settleTimer = this.clock.setTimeout(() => this.settle(input), this.opts.debounceMs ?? 50);
   }
 
   private settle(input: InputPin): void {

@@ -4,7 +4,9 @@
 // or process.exit(). For those the wiring must keep the door locked while nothing drives the pin
 // (a closed line turns back into an input on a Pi), e.g. a relay board with a pull to "off".
 import { EventEmitter } from 'node:events';
-import { nowMs, type GpioBackend, type Level, type OutputPin } from './gpio.js';
+import type { Component } from '../../core/component.js';
+import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
+import type { GpioBackend, Level, OutputPin } from './gpio.js';
 
 export interface DoorRelayOptions {
   /** BCM number / line offset */
@@ -35,9 +37,11 @@ export interface RelayReleaseEvent {
   atMs: number;
 }
 
-export class DoorRelay extends EventEmitter<{ pulse: [RelayPulseEvent]; release: [RelayReleaseEvent] }> {
+export class DoorRelay extends EventEmitter<{ pulse: [RelayPulseEvent]; release: [RelayReleaseEvent] }> implements Component {
+  /** "front door relay"; events carry the door's own name. */
+  readonly name: string;
   private out: OutputPin | null = null;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private energisedAtMs: number | null = null;
   private readonly onExit = () => this.emergencyRelease('exit');
   // The monitor event sees uncaught exceptions (and unhandled rejections) without handling them,
@@ -47,8 +51,11 @@ export class DoorRelay extends EventEmitter<{ pulse: [RelayPulseEvent]; release:
   constructor(
     private readonly backend: GpioBackend,
     private readonly opts: DoorRelayOptions,
+    /** Times the pulse and dates events; default the system clock. */
+    private readonly clock: Clock = systemClock,
   ) {
     super();
+    this.name = `${opts.name} relay`;
   }
 
   get energised(): boolean {
@@ -56,8 +63,8 @@ export class DoorRelay extends EventEmitter<{ pulse: [RelayPulseEvent]; release:
   }
 
   start(): void {
-    if (this.out) throw new Error(`${this.opts.name} relay is already started`);
-    if (!(this.opts.pulseMs > 0)) throw new Error(`${this.opts.name} relay: pulseMs must be positive, got ${this.opts.pulseMs}`);
+    if (this.out) throw new Error(`${this.name} is already started`);
+    if (!(this.opts.pulseMs > 0)) throw new Error(`${this.name}: pulseMs must be positive, got ${this.opts.pulseMs}`);
     this.out = this.backend.openOutput(this.opts.pin, this.level(false));
     process.on('exit', this.onExit);
     process.on('uncaughtExceptionMonitor', this.onCrash);
@@ -65,11 +72,11 @@ export class DoorRelay extends EventEmitter<{ pulse: [RelayPulseEvent]; release:
 
   /** Energises for pulseMs. Returns false, changing nothing, if a pulse is already running: repeats never extend it. */
   pulse(reason: string): boolean {
-    if (!this.out) throw new Error(`${this.opts.name} relay is not started`);
+    if (!this.out) throw new Error(`${this.name} is not started`);
     if (this.energisedAtMs !== null) return false;
     this.out.write(this.level(true));
-    this.energisedAtMs = nowMs();
-    this.timer = setTimeout(() => this.releaseAs('timeout'), this.opts.pulseMs);
+    this.energisedAtMs = this.clock.now();
+    this.timer = this.clock.setTimeout(() => this.releaseAs('timeout'), this.opts.pulseMs);
     this.emit('pulse', { name: this.opts.name, reason, pulseMs: this.opts.pulseMs, atMs: this.energisedAtMs });
     return true;
   }
@@ -89,13 +96,13 @@ export class DoorRelay extends EventEmitter<{ pulse: [RelayPulseEvent]; release:
 
   private releaseAs(cause: ReleaseCause): void {
     if (!this.out) return;
-    clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     // Written even when we believe it is released: if an energising write failed halfway, the
     // hardware state is unknown, and writing the same level again costs nothing.
     this.out.write(this.level(false));
     if (this.energisedAtMs === null) return;
-    const atMs = nowMs();
+    const atMs = this.clock.now();
     const heldMs = atMs - this.energisedAtMs;
     this.energisedAtMs = null;
     this.emit('release', { name: this.opts.name, cause, heldMs, atMs });

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createLibgpiodGpio, loadLibgpiod } from './libgpiod-gpio.js';
 import { createRpioGpio, isRpioBoard } from './rpio-gpio.js';
 import { SimulatedGpio, type Edge } from './simulated-gpio.js';
+import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 
 export type Level = 0 | 1;
 export type Pull = 'up' | 'down' | 'none';
@@ -21,7 +22,7 @@ export interface OutputPin {
 export interface InputPin {
   readonly pin: number;
   read(): Level;
-  /** calls back on every level change; returns an unsubscribe */
+  /** calls back on every level change, with its time on the backend's clock; returns an unsubscribe */
   watch(cb: (level: Level, atMs: number) => void): () => void;
   close(): void;
 }
@@ -45,6 +46,8 @@ export interface GpioConfig {
   log?: (line: string) => void;
   /** Simulated backend only (chosen or fallen back to): called on every edge, e.g. to print relay pulses. */
   onEdge?: (edge: Edge) => void;
+  /** Dates edges and paces input sampling; default the system clock. */
+  clock?: Clock;
 }
 
 /** A backend that cannot run here: a missing native module, or the wrong board. The message says what to do. */
@@ -52,29 +55,25 @@ export class GpioUnavailableError extends Error {
   override name = 'GpioUnavailableError';
 }
 
-/** Epoch milliseconds with sub-millisecond precision, for edge timestamps. */
-export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
-
 export const DEFAULT_GPIO_CHIP = 'gpiochip0';
 
 export function createGpioBackend(cfg: GpioConfig): GpioBackend {
   const log = cfg.log ?? (() => {});
   const chip = cfg.chip ?? DEFAULT_GPIO_CHIP;
+  const clock = cfg.clock ?? systemClock;
   switch (cfg.backend) {
     case 'simulated':
-      return new SimulatedGpio({ onEdge: cfg.onEdge });
+      return new SimulatedGpio({ onEdge: cfg.onEdge, clock });
     case 'rpio':
-      return createRpioGpio({ log });
+      return createRpioGpio({ log, clock });
     case 'libgpiod':
-      return createLibgpiodGpio(loadLibgpiod(), { chip, log });
+      return createLibgpiodGpio(loadLibgpiod(), { chip, log, clock });
     case 'auto':
-      return autoSelect(chip, log, cfg.onEdge);
+      return autoSelect(chip, log, cfg.onEdge, clock);
   }
 }
 
-function autoSelect(chip: string, log: (line: string) => void, onEdge: GpioConfig['onEdge']): GpioBackend {
+function autoSelect(chip: string, log: (line: string) => void, onEdge: GpioConfig['onEdge'], clock: Clock): GpioBackend {
   const why: string[] = [];
   const chips = gpioChips();
   if (chips.length > 0) {
@@ -83,7 +82,7 @@ function autoSelect(chip: string, log: (line: string) => void, onEdge: GpioConfi
       log(`gpio: using libgpiod (found ${chips.map((c) => `/dev/${c}`).join(', ')})`);
       // Opening errors (permissions, wrong chip) are thrown, not skipped: on real hardware a
       // silent fall-back to simulation would leave the door dead with no explanation.
-      return createLibgpiodGpio(lib, { chip, log });
+      return createLibgpiodGpio(lib, { chip, log, clock });
     } catch (err) {
       if (!(err instanceof GpioUnavailableError)) throw err;
       why.push(err.message);
@@ -95,7 +94,7 @@ function autoSelect(chip: string, log: (line: string) => void, onEdge: GpioConfi
   const model = boardModel();
   if (model !== null && isRpioBoard(model)) {
     try {
-      const backend = createRpioGpio({ log });
+      const backend = createRpioGpio({ log, clock });
       log(`gpio: using rpio on "${model}"`);
       return backend;
     } catch (err) {
@@ -107,7 +106,7 @@ function autoSelect(chip: string, log: (line: string) => void, onEdge: GpioConfi
   }
 
   log(`gpio: no GPIO hardware usable, using the SIMULATED backend: nothing is switched (${why.join('; ')})`);
-  return new SimulatedGpio({ onEdge });
+  return new SimulatedGpio({ onEdge, clock });
 }
 
 function gpioChips(): string[] {
@@ -136,20 +135,21 @@ const INPUT_POLL_MS = 5;
  */
 export class SampledWatch {
   private readonly watchers = new Set<(level: Level, atMs: number) => void>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private last: Level = 0;
 
   constructor(
     private readonly pin: number,
     private readonly read: () => Level,
     private readonly log: (line: string) => void,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   watch(cb: (level: Level, atMs: number) => void): () => void {
     this.watchers.add(cb);
     if (this.timer === undefined) {
       this.last = this.read();
-      this.timer = setInterval(() => this.sample(), INPUT_POLL_MS);
+      this.timer = this.clock.setInterval(() => this.sample(), INPUT_POLL_MS);
     }
     return () => {
       this.watchers.delete(cb);
@@ -163,7 +163,7 @@ export class SampledWatch {
   }
 
   private stopSampling(): void {
-    clearInterval(this.timer);
+    this.clock.clearInterval(this.timer);
     this.timer = undefined;
   }
 
@@ -179,7 +179,7 @@ export class SampledWatch {
     }
     if (level === this.last) return;
     this.last = level;
-    const atMs = nowMs();
+    const atMs = this.clock.now();
     for (const cb of [...this.watchers]) cb(level, atMs);
   }
 }

@@ -4,6 +4,7 @@
 // node-libgpiod 0.5 has no edge events in JS, so inputs are sampled (SampledWatch).
 import { createRequire } from 'node:module';
 import { GpioUnavailableError, SampledWatch, firstLine, type GpioBackend, type InputPin, type Level, type OutputPin, type Pull } from './gpio.js';
+import { systemClock, type Clock } from '../../util/clock.js';
 
 /** The part of node-libgpiod 0.5 used here; declared locally because the package is optional. */
 interface GpiodLine {
@@ -40,7 +41,14 @@ export function loadLibgpiod(): LibgpiodModule {
   }
 }
 
-export function createLibgpiodGpio(lib: LibgpiodModule, opts: { chip: string; log: (line: string) => void }): LibgpiodGpio {
+export interface LibgpiodGpioOptions {
+  chip: string;
+  log: (line: string) => void;
+  /** Paces input sampling and dates input changes; default the system clock. */
+  clock?: Clock;
+}
+
+export function createLibgpiodGpio(lib: LibgpiodModule, opts: LibgpiodGpioOptions): LibgpiodGpio {
   let chip: GpiodChip;
   try {
     chip = new lib.Chip(opts.chip);
@@ -48,7 +56,7 @@ export function createLibgpiodGpio(lib: LibgpiodModule, opts: { chip: string; lo
     throw new Error(chipError(opts.chip, err));
   }
   opts.log(`gpio: libgpiod chip ${chip.name} "${chip.label}" with ${chip.numberOfLines} lines`);
-  return new LibgpiodGpio(lib, chip, opts.log);
+  return new LibgpiodGpio(lib, chip, opts.log, opts.clock ?? systemClock);
 }
 
 function errnoCode(err: unknown): string | undefined {
@@ -80,6 +88,7 @@ export class LibgpiodGpio implements GpioBackend {
     private readonly lib: LibgpiodModule,
     private readonly chip: GpiodChip,
     private readonly log: (line: string) => void,
+    private readonly clock: Clock,
   ) {}
 
   openOutput(pin: number, initial: Level): OutputPin {
@@ -91,7 +100,7 @@ export class LibgpiodGpio implements GpioBackend {
   openInput(pin: number, opts: { pull: Pull }): InputPin {
     const f = this.lib.Line.RequestFlags;
     const flags = opts.pull === 'up' ? f.BIAS_PULL_UP : opts.pull === 'down' ? f.BIAS_PULL_DOWN : f.BIAS_DISABLE;
-    const sampler = new SampledWatch(pin, () => line().getValue(), this.log);
+    const sampler = new SampledWatch(pin, () => line().getValue(), this.log, this.clock);
     const { line, close } = this.request(pin, 'input', (l) => l.requestInputModeFlags(CONSUMER, flags), () => sampler.stop());
     return { pin, read: () => line().getValue(), watch: (cb) => sampler.watch(cb), close };
   }

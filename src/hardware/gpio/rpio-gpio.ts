@@ -5,6 +5,7 @@
 // kernels, which would take GPIO interrupts away from everything else on the board.
 import { createRequire } from 'node:module';
 import { GpioUnavailableError, SampledWatch, boardModel, firstLine, type GpioBackend, type InputPin, type Level, type OutputPin, type Pull } from './gpio.js';
+import { systemClock, type Clock } from '../../util/clock.js';
 
 /** The part of rpio 2.4 used here; declared locally because rpio ships no types and is optional. */
 interface RpioModule {
@@ -28,6 +29,8 @@ export interface RpioGpioOptions {
   log: (line: string) => void;
   /** Run rpio in its mock mode as this board ('raspi-3', 'raspi-4', ...): tests without hardware. */
   mock?: string;
+  /** Paces input sampling and dates input changes; default the system clock. */
+  clock?: Clock;
 }
 
 /** Raspberry Pi models rpio can drive: every one up to the 4, 400, Zero 2 W and CM4, none of the Pi 5 family. */
@@ -70,7 +73,7 @@ export function createRpioGpio(opts: RpioGpioOptions): RpioGpio {
       `rpio cannot open /dev/gpiomem (${firstLine(err)}): add the service user to the gpio group (sudo usermod -aG gpio <user>)`,
     );
   }
-  return new RpioGpio(rpio, onWarn, opts.log);
+  return new RpioGpio(rpio, onWarn, opts.log, opts.clock ?? systemClock);
 }
 
 /** rpio keeps its state in the module, so use one RpioGpio per process. */
@@ -83,6 +86,7 @@ export class RpioGpio implements GpioBackend {
     private readonly rpio: RpioModule,
     private readonly onWarn: (msg: string) => void,
     private readonly log: (line: string) => void,
+    private readonly clock: Clock,
   ) {}
 
   openOutput(pin: number, initial: Level): OutputPin {
@@ -99,7 +103,7 @@ export class RpioGpio implements GpioBackend {
   openInput(pin: number, opts: { pull: Pull }): InputPin {
     const r = this.rpio;
     const pull = opts.pull === 'up' ? r.PULL_UP : opts.pull === 'down' ? r.PULL_DOWN : r.PULL_OFF;
-    const sampler = new SampledWatch(pin, () => this.level(live()), this.log);
+    const sampler = new SampledWatch(pin, () => this.level(live()), this.log, this.clock);
     const { live, close } = this.claim(pin, () => r.open(pin, r.INPUT, pull), () => sampler.stop());
     return {
       pin,

@@ -1,19 +1,21 @@
 // A GPIO backend with no hardware: it keeps each line's level, records every edge with its time,
 // and lets tests drive inputs. It enforces what real hardware would (no double-open, no use after
 // close) so code that passes here does not clash on a device.
-import { setTimeout as sleep } from 'node:timers/promises';
-import { nowMs, type GpioBackend, type InputPin, type Level, type OutputPin, type Pull } from './gpio.js';
+import type { GpioBackend, InputPin, Level, OutputPin, Pull } from './gpio.js';
+import { sleepOn, systemClock, type Clock } from '../../util/clock.js';
 
 export interface Edge {
   pin: number;
   level: Level;
-  /** epoch ms, sub-ms precision */
+  /** clock.now() when the level changed */
   atMs: number;
 }
 
 export interface SimulatedGpioOptions {
   /** Called synchronously on every recorded edge. */
   onEdge?: (edge: Edge) => void;
+  /** Dates edges and times press(); default the system clock. */
+  clock?: Clock;
 }
 
 type Watcher = (level: Level, atMs: number) => void;
@@ -34,8 +36,11 @@ export class SimulatedGpio implements GpioBackend {
   readonly edges: Edge[] = [];
   private readonly lines = new Map<number, SimLine>();
   private closed = false;
+  private readonly clock: Clock;
 
-  constructor(private readonly opts: SimulatedGpioOptions = {}) {}
+  constructor(private readonly opts: SimulatedGpioOptions = {}) {
+    this.clock = opts.clock ?? systemClock;
+  }
 
   edgesFor(pin: number): Edge[] {
     return this.edges.filter((e) => e.pin === pin);
@@ -81,11 +86,11 @@ export class SimulatedGpio implements GpioBackend {
     if (edge) for (const cb of [...line.watchers]) cb(edge.level, edge.atMs);
   }
 
-  /** Presses and releases a button on an open input: active for `ms`, then back to inactive. */
+  /** Presses and releases a button on an open input: active for `ms` on the backend's clock, then back to inactive. */
   async press(pin: number, ms: number, opts: { activeLow?: boolean } = {}): Promise<void> {
     const active: Level = opts.activeLow ? 0 : 1;
     this.setInput(pin, active);
-    await sleep(ms);
+    await sleepOn(this.clock, ms);
     this.setInput(pin, active === 1 ? 0 : 1);
   }
 
@@ -118,7 +123,7 @@ export class SimulatedGpio implements GpioBackend {
   }
 
   private record(pin: number, level: Level): Edge {
-    const edge: Edge = { pin, level, atMs: nowMs() };
+    const edge: Edge = { pin, level, atMs: this.clock.now() };
     this.edges.push(edge);
     this.opts.onEdge?.(edge);
     return edge;

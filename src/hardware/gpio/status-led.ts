@@ -1,5 +1,7 @@
 // A status LED: steady on/off, blinking, or a counted flash. Each call replaces the pattern before it.
-import { type GpioBackend, type Level, type OutputPin } from './gpio.js';
+import type { Component } from '../../core/component.js';
+import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
+import type { GpioBackend, Level, OutputPin } from './gpio.js';
 
 export interface StatusLedOptions {
   /** BCM number / line offset */
@@ -8,7 +10,8 @@ export interface StatusLedOptions {
   activeLow?: boolean;
 }
 
-export class StatusLed {
+export class StatusLed implements Component {
+  readonly name: string;
   private out: OutputPin | null = null;
   /** Ends the running blink or flash; null when the LED is steady. */
   private endPattern: (() => void) | null = null;
@@ -16,10 +19,14 @@ export class StatusLed {
   constructor(
     private readonly backend: GpioBackend,
     private readonly opts: StatusLedOptions,
-  ) {}
+    /** Times blinks and flashes; default the system clock. */
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.name = `status LED on GPIO ${opts.pin}`;
+  }
 
   start(): void {
-    if (this.out) throw new Error(`status LED on GPIO ${this.opts.pin} is already started`);
+    if (this.out) throw new Error(`${this.name} is already started`);
     this.out = this.backend.openOutput(this.opts.pin, this.level(false));
   }
 
@@ -38,8 +45,8 @@ export class StatusLed {
     this.cancel();
     let lit = true;
     this.light(lit);
-    const timer = setInterval(() => this.light((lit = !lit)), periodMs / 2);
-    this.endPattern = () => clearInterval(timer);
+    const timer = this.clock.setInterval(() => this.light((lit = !lit)), periodMs / 2);
+    this.endPattern = () => this.clock.clearInterval(timer);
   }
 
   /**
@@ -52,7 +59,7 @@ export class StatusLed {
     this.cancel();
     return new Promise((resolve) => {
       let step = 0;
-      let timer: NodeJS.Timeout | undefined;
+      let timer: TimerHandle | undefined;
       const next = () => {
         if (step === times * 2) {
           this.endPattern = null;
@@ -61,10 +68,10 @@ export class StatusLed {
         }
         this.light(step % 2 === 0);
         step++;
-        timer = setTimeout(next, periodMs / 2);
+        timer = this.clock.setTimeout(next, periodMs / 2);
       };
       this.endPattern = () => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         resolve();
       };
       next();
@@ -84,7 +91,7 @@ export class StatusLed {
   }
 
   private light(lit: boolean): void {
-    if (!this.out) throw new Error(`status LED on GPIO ${this.opts.pin} is not started`);
+    if (!this.out) throw new Error(`${this.name} is not started`);
     this.out.write(this.level(lit));
   }
 
