@@ -2,6 +2,7 @@
 // checks and a Prometheus scraper. Loopback by default: the metrics name doors and decisions.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import type { Component } from '../core/component.js';
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -24,7 +25,8 @@ export interface HealthServerOptions {
   log?: (line: string) => void;
 }
 
-export class HealthServer {
+export class HealthServer implements Component {
+  readonly name = 'health server';
   private server: Server | undefined;
 
   constructor(private readonly options: HealthServerOptions) {}

@@ -1,6 +1,8 @@
 // Talks to systemd over NOTIFY_SOCKET (Type=notify): READY, STATUS, STOPPING and a watchdog that is
 // fed by processed frames, not by a timer alone, so a stalled camera or a hung loop gets us restarted.
 import { createRequire } from 'node:module';
+import type { Component } from '../core/component.js';
+import { systemClock, unrefTimer, type Clock, type TimerHandle } from '../util/clock.js';
 
 /** The part of a logger this module uses; a pino logger fits. */
 export interface NotifierLog {
@@ -12,6 +14,8 @@ export interface SystemdNotifierOptions {
   log?: NotifierLog;
   /** Watchdog tick period. Default: half of systemd's WatchdogSec (WATCHDOG_USEC); no ticks when neither is set. */
   watchdogIntervalMs?: number;
+  /** Times the watchdog ticks and the stall reported in the log; default the system clock. */
+  clock?: Clock;
 }
 
 /** sd-notify 2.8: thin N-API wrapper over libsystemd's sd_notify, which reads NOTIFY_SOCKET on every call. */
@@ -26,15 +30,19 @@ interface SdNotify {
   sendStatus(text: string): void;
 }
 
-export class SystemdNotifier {
+export class SystemdNotifier implements Component {
+  readonly name = 'systemd notifier';
   private sd: SdNotify | undefined;
   private tickMs = 0;
   private systemdWatchdogMs = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private beatSinceTick = false;
   private stalledSince: number | undefined;
+  private readonly clock: Clock;
 
-  constructor(private readonly options: SystemdNotifierOptions = {}) {}
+  constructor(private readonly options: SystemdNotifierOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   /** Connects to systemd if we run under it; otherwise every other method stays a no-op. */
   start(): void {
@@ -64,9 +72,9 @@ export class SystemdNotifier {
     if (status !== undefined) this.status(status);
     if (this.tickMs > 0 && !this.timer) {
       this.beatSinceTick = false;
-      this.timer = setInterval(() => this.tick(), this.tickMs);
+      this.timer = this.clock.setInterval(() => this.tick(), this.tickMs);
       // The notifier must never be what keeps the process alive.
-      this.timer.unref();
+      unrefTimer(this.timer);
     }
   }
 
@@ -86,8 +94,9 @@ export class SystemdNotifier {
     this.sd?.stopping(process.pid);
   }
 
+  /** Ends the watchdog ticks; safe before start() and twice. */
   stop(): void {
-    clearInterval(this.timer);
+    this.clock.clearInterval(this.timer);
     this.timer = undefined;
   }
 
@@ -97,11 +106,11 @@ export class SystemdNotifier {
       this.beatSinceTick = false;
       this.sd?.watchdog();
       if (this.stalledSince !== undefined) {
-        log?.warn(`systemd: frames are processed again after ${Date.now() - this.stalledSince} ms; watchdog pings resumed`);
+        log?.warn(`systemd: frames are processed again after ${this.clock.now() - this.stalledSince} ms; watchdog pings resumed`);
         this.stalledSince = undefined;
       }
     } else if (this.stalledSince === undefined) {
-      this.stalledSince = Date.now() - this.tickMs;
+      this.stalledSince = this.clock.now() - this.tickMs;
       const deadline = this.systemdWatchdogMs > 0 ? ` (systemd restarts facegate after ${this.systemdWatchdogMs} ms without one)` : '';
       log?.warn(`systemd: no frame processed in ${this.tickMs} ms; withholding watchdog pings${deadline}`);
     }
