@@ -4,6 +4,7 @@
 // folders are paced like a live camera. The device-specific parts are small FrameReaders
 // (capture-source.ts, folder-source.ts).
 import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from '../util/clock.js';
 import type { Mat } from '../vision/opencv.js';
 import type { CameraConfig } from './camera-config.js';
 import { VideoCaptureReader } from './capture-source.js';
@@ -14,7 +15,7 @@ export interface Frame {
   mat: Mat;
   /** 1 for the first frame captured, then +1 per captured frame: gaps are frames dropped. */
   seq: number;
-  /** Date.now() when the frame was captured. */
+  /** clock.now() when the frame was captured (epoch ms on the system clock). */
   capturedAtMs: number;
   /** The source's description. */
   source: string;
@@ -96,6 +97,8 @@ export class ReaderFrameSource extends EventEmitter<FrameSourceEvents> implement
     private readonly reader: FrameReader,
     private readonly opts: FrameSourceOptions,
     private readonly log: (line: string) => void = () => {},
+    /** Paces playback, times reconnects and the open timeout, dates frames; default the system clock. */
+    private readonly clock: Clock = systemClock,
   ) {
     super();
   }
@@ -111,13 +114,13 @@ export class ReaderFrameSource extends EventEmitter<FrameSourceEvents> implement
     return new Promise<void>((resolve, reject) => {
       // A timer rather than a deadline check in the loop: a read can hang (a camera that opens
       // but never sends a frame) and only a timer can give up on it.
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         const seconds = (this.opts.openTimeoutMs / 1000).toFixed(1);
         this.failStart(this.lastError ? `${this.lastError} (gave up after ${seconds} s)` : `${this.description} opened but sent no frame within ${seconds} s`);
       }, this.opts.openTimeoutMs);
       this.startAttempt = {
-        resolve: () => (clearTimeout(timer), resolve()),
-        reject: (err) => (clearTimeout(timer), reject(err)),
+        resolve: () => (this.clock.clearTimeout(timer), resolve()),
+        reject: (err) => (this.clock.clearTimeout(timer), reject(err)),
       };
       this.run().catch((err: unknown) => {
         // Only a bug (e.g. a throwing 'state' listener) gets here: report it like any other stop.
@@ -185,7 +188,7 @@ export class ReaderFrameSource extends EventEmitter<FrameSourceEvents> implement
       if (this.halted) return;
       if (r.kind === 'frame') {
         if (paced) {
-          await this.sleep(this.nextDueAt - performance.now());
+          await this.sleep(this.nextDueAt - this.clock.now());
           if (this.halted) return;
         }
         this.publish(r.mat);
@@ -241,14 +244,16 @@ export class ReaderFrameSource extends EventEmitter<FrameSourceEvents> implement
   }
 
   private publish(mat: Mat): void {
-    const frame: Frame = { mat, seq: ++this.counts.captured, capturedAtMs: Date.now(), source: this.description };
-    this.noteCapture();
+    const now = this.clock.now();
+    const frame: Frame = { mat, seq: ++this.counts.captured, capturedAtMs: now, source: this.description };
+    this.noteCapture(now);
     // Paced sources keep a fixed schedule (frames are read ahead, so decode time does not slow
     // playback), restarted from now after a stall such as a reconnect rather than caught up with
-    // a burst of frames.
-    const now = performance.now();
+    // a burst of frames. Also restarted when the clock stepped back (NTP on a board without a
+    // real-time clock), which would otherwise hold the next frame for as long as the step.
     const periodMs = 1000 / this.reader.fps();
-    this.nextDueAt = (now - this.nextDueAt > periodMs ? now : this.nextDueAt) + periodMs;
+    const lateMs = now - this.nextDueAt;
+    this.nextDueAt = (lateMs > periodMs || lateMs < -periodMs ? now : this.nextDueAt) + periodMs;
     const waiter = this.waiters.shift();
     if (waiter) {
       this.counts.delivered++;
@@ -276,9 +281,10 @@ export class ReaderFrameSource extends EventEmitter<FrameSourceEvents> implement
   private sleep(ms: number): Promise<void> {
     if (ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
+      const timer = this.clock.setTimeout(done, ms);
+      const clock = this.clock;
       function done(): void {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         resolve();
       }
       this.wakeSleeper = done;
@@ -317,14 +323,15 @@ export class ReaderFrameSource extends EventEmitter<FrameSourceEvents> implement
     this.emit('state', state, detail);
   }
 
-  private noteCapture(): void {
-    const now = performance.now();
+  private noteCapture(now: number): void {
+    // A clock that stepped back starts the window over, rather than keeping "future" times in it.
+    if (this.captureTimes.length > 0 && this.captureTimes.at(-1)! > now) this.captureTimes = [];
     this.captureTimes.push(now);
     while (this.captureTimes[0]! < now - FPS_WINDOW_MS) this.captureTimes.shift();
   }
 
   private captureFps(): number {
-    const now = performance.now();
+    const now = this.clock.now();
     const recent = this.captureTimes.filter((t) => t >= now - FPS_WINDOW_MS);
     if (recent.length < 2) return 0;
     return ((recent.length - 1) * 1000) / (now - recent[0]!);
@@ -335,9 +342,9 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-export function createFrameSource(cfg: CameraConfig, log?: (line: string) => void): FrameSource {
+export function createFrameSource(cfg: CameraConfig, log?: (line: string) => void, clock: Clock = systemClock): FrameSource {
   const readerLog = log ?? (() => {});
-  return new ReaderFrameSource(createReader(cfg, readerLog), cfg, readerLog);
+  return new ReaderFrameSource(createReader(cfg, readerLog), cfg, readerLog, clock);
 }
 
 function createReader(cfg: CameraConfig, log: (line: string) => void): FrameReader {

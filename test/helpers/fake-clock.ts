@@ -14,7 +14,7 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 export class FakeClock implements Clock {
   private timers: Timer[] = [];
   private nextId = 1;
-  private onTimerAdded: (() => void)[] = [];
+  private onTimerSet: { count: number; resolve: () => void }[] = [];
 
   constructor(private nowMs = Date.UTC(2026, 0, 1)) {}
 
@@ -90,13 +90,19 @@ export class FakeClock implements Clock {
     }
   }
 
+  /** How many timers have been set so far, fired, cleared or pending. */
+  get timersSet(): number {
+    return this.nextId - 1;
+  }
+
   /**
-   * Resolves once a timer is pending, at once if one already is. For code that sets its timer
-   * after real I/O (a file read, a socket): the test waits for the timer instead of guessing a delay.
+   * Resolves once more than `count` timers have been set (at once if there already are). For code
+   * that sets its timer after real I/O (a file read, a socket): the test waits for the timer
+   * instead of guessing how long the I/O takes.
    */
-  whenTimerPending(): Promise<void> {
-    if (this.timers.length > 0) return Promise.resolve();
-    return new Promise((resolve) => this.onTimerAdded.push(resolve));
+  whenTimerSet(count: number): Promise<void> {
+    if (this.timersSet > count) return Promise.resolve();
+    return new Promise((resolve) => this.onTimerSet.push({ count, resolve }));
   }
 
   private earliest(untilMs: number): Timer | undefined {
@@ -117,7 +123,9 @@ export class FakeClock implements Clock {
   private add(fn: () => void, ms: number, everyMs: number | null): TimerHandle {
     const id = this.nextId++;
     this.timers.push({ id, dueMs: this.nowMs + Math.max(0, ms), fn, everyMs });
-    for (const resolve of this.onTimerAdded.splice(0)) resolve();
+    const waiting = this.onTimerSet;
+    this.onTimerSet = waiting.filter((w) => w.count >= id);
+    for (const w of waiting) if (w.count < id) w.resolve();
     return id as unknown as TimerHandle;
   }
 }
