@@ -2,12 +2,12 @@
 // 512-d) that a user drops into models/ with an entry works without code changes.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OnnxGraphBuilder, attr } from '../src/models/onnx/graph.js';
 import { buildModels } from '../src/models/build/build-models.js';
-import { readManifest, writeManifest, type ModelEntry } from '../src/models/manifest.js';
+import { MANIFEST_VERSION, readManifest, writeManifest, type ModelEntry } from '../src/models/manifest.js';
 import { sha256Bytes } from '../src/models/sources/npm-package.js';
 import { loadDetector, loadEmbedder } from '../src/vision/face-pipeline.js';
 import { loadImage } from '../src/vision/image.js';
@@ -39,56 +39,49 @@ function facenetStandIn(): Uint8Array {
   return g.build();
 }
 
-let dir: string;
-let facenetBytes: Uint8Array;
-
-before(async () => {
-  requireModels();
-  dir = mkdtempSync(join(tmpdir(), 'facegate-models-'));
-  // A full build into an empty folder: also proves one command reproduces the model set.
-  await buildModels({ modelsDir: dir, cacheDir: SOURCES_CACHE_DIR });
-  facenetBytes = facenetStandIn();
-  writeFileSync(join(dir, 'facenet-user.onnx'), facenetBytes);
-  const entry: ModelEntry = {
-    id: 'facenet-user',
-    role: 'embedder',
-    family: 'facenet-inception-resnet-v1',
-    file: 'facenet-user.onnx',
-    sha256: sha256Bytes(facenetBytes),
-    precision: 'float32',
-    source: { kind: 'user', note: 'random-weight stand-in with FaceNet\'s input and output' },
-    licence: 'test fixture',
-    trainingData: 'none (random weights)',
-    input: {
-      name: 'input',
-      layout: 'NCHW',
-      shape: ['batch', 3, 160, 160],
-      colour: 'RGB',
-      normalisation: { kind: 'prewhiten' },
-      crop: { method: 'margin-box', margin: 32 },
-    },
-    outputs: [{ name: 'embeddings', meaning: '[N,512] face embedding' }],
-    embeddingDim: 512,
-  };
-  const manifest = readManifest(dir);
-  writeManifest(dir, { ...manifest, models: [...manifest.models, entry] });
+const USER_ENTRY = (bytes: Uint8Array): ModelEntry => ({
+  id: 'facenet-user',
+  role: 'embedder',
+  family: 'facenet-inception-resnet-v1',
+  file: 'facenet-user.onnx',
+  sha256: sha256Bytes(bytes),
+  precision: 'float32',
+  source: { kind: 'user', note: 'random-weight stand-in with FaceNet\'s input and output' },
+  licence: 'test fixture',
+  trainingData: 'none (random weights)',
+  input: {
+    name: 'input',
+    layout: 'NCHW',
+    shape: ['batch', 3, 160, 160],
+    colour: 'RGB',
+    normalisation: { kind: 'prewhiten' },
+    crop: { method: 'margin-box', margin: 32 },
+  },
+  outputs: [{ name: 'embeddings', meaning: '[N,512] face embedding' }],
+  embeddingDim: 512,
 });
 
-test('a fresh build writes float files identical to the installed ones', () => {
-  const fresh = readManifest(dir);
+let facenetBytes: Uint8Array;
+/** The installed model set (linked, not copied) plus the user's FaceNet model and its entry. */
+let userDir: string;
+
+before(() => {
+  requireModels();
+  facenetBytes = facenetStandIn();
+  userDir = mkdtempSync(join(tmpdir(), 'facegate-models-'));
+  for (const f of readdirSync(MODELS_DIR).filter((f) => f.endsWith('.onnx'))) symlinkSync(join(MODELS_DIR, f), join(userDir, f));
+  writeFileSync(join(userDir, 'facenet-user.onnx'), facenetBytes);
   const installed = readManifest(MODELS_DIR);
-  for (const id of ['mtcnn-pnet-fp32', 'mtcnn-rnet-fp32', 'mtcnn-onet-fp32', 'mobilefacenet-fp32']) {
-    assert.equal(fresh.models.find((m) => m.id === id)!.sha256, installed.models.find((m) => m.id === id)!.sha256, id);
-  }
+  writeManifest(userDir, { ...installed, models: [...installed.models, USER_ENTRY(facenetBytes)] });
 });
 
 test('a user-supplied FaceNet-shaped embedder runs from its manifest entry alone', async () => {
   const photos = await samplePhotos();
   const img = loadImage(photos.audrey!);
-  const { detector } = await loadDetector({ modelsDir: dir });
+  const { detector } = await loadDetector({ modelsDir: userDir });
   const faces = (await detector.detect(img.mat)).faces;
   assert.equal(faces.length, 1);
-  const { embedder } = await loadEmbedder({ modelsDir: dir, embedderId: 'facenet-user' });
+  const { embedder } = await loadEmbedder({ modelsDir: userDir, embedderId: 'facenet-user' });
   const [vec] = await embedder.embed(img.mat, faces);
   assert.equal(vec!.length, 512);
   assert.ok(Math.abs(Math.hypot(...vec!) - 1) < 1e-5, 'L2-normalised');
@@ -108,22 +101,39 @@ test('a user-supplied FaceNet-shaped embedder runs from its manifest entry alone
   for (let p = 0; p < 160 * 160; p++) for (let c = 0; c < 3; c++) chw[c * 160 * 160 + p] = (rgb[p * 3 + c]! - mean) / std;
   const session = await ort.InferenceSession.create(Buffer.from(facenetBytes));
   const raw = (await session.run({ input: new ort.Tensor('float32', chw, [1, 3, 160, 160]) })).embeddings!.data as Float32Array;
+  await session.release();
   const norm = Math.hypot(...raw);
   const cos = raw.reduce((acc, v, i) => acc + (v / norm) * vec![i]!, 0);
   assert.ok(cos > 0.99999, `cosine to the hand-made pipeline ${cos}`);
 });
 
-test('rebuilding keeps the user entry and the user file', async () => {
-  const report = await buildModels({ modelsDir: dir, cacheDir: SOURCES_CACHE_DIR, force: true });
+// The one full build in the suite (deploy/setup.sh made the installed set): into a folder that
+// holds only a user's model and its entry, as after `facegate models build --force` on a fresh disk.
+test('a build reproduces the installed float and weight-only files and keeps the user entry and file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'facegate-build-'));
+  writeFileSync(join(dir, 'facenet-user.onnx'), facenetBytes);
+  writeManifest(dir, { version: MANIFEST_VERSION, models: [USER_ENTRY(facenetBytes)] });
+  const report = await buildModels({ modelsDir: dir, cacheDir: SOURCES_CACHE_DIR });
   assert.equal(report.upToDate, false);
-  const manifest = readManifest(dir);
-  const entry = manifest.models.find((m) => m.id === 'facenet-user');
-  assert.ok(entry, 'user entry dropped by rebuild');
-  assert.equal(sha256Bytes(readFileSync(join(dir, entry.file))), entry.sha256);
+
+  const fresh = readManifest(dir);
+  const installed = readManifest(MODELS_DIR);
+  const builtIds = installed.models.filter((m) => m.source.kind !== 'user' && !m.tuning).map((m) => m.id);
+  assert.deepEqual(report.models.map((m) => m.id).sort(), builtIds.sort(), 'the build makes every model of the installed set');
+  for (const m of installed.models.filter((m) => m.precision !== 'int8-static' && builtIds.includes(m.id))) {
+    // Static int8 depends on calibration runs, reproducible only on the machine that built it.
+    assert.equal(fresh.models.find((f) => f.id === m.id)!.sha256, m.sha256, m.id);
+  }
+  const entry = fresh.models.find((m) => m.id === 'facenet-user');
+  assert.deepEqual(entry, USER_ENTRY(facenetBytes), 'user entry kept as it was');
+  assert.equal(sha256Bytes(readFileSync(join(dir, entry.file))), entry.sha256, 'user file untouched');
+
+  const again = await buildModels({ modelsDir: dir, cacheDir: SOURCES_CACHE_DIR });
+  assert.deepEqual(again, { upToDate: true, models: [], notes: [] }, 'nothing changed: nothing rebuilt');
 });
 
 test('a broken manifest entry is named in the error', () => {
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { models: Record<string, unknown>[] };
+  const manifest = JSON.parse(readFileSync(join(userDir, 'manifest.json'), 'utf8')) as { models: Record<string, unknown>[] };
   const bad = mkdtempSync(join(tmpdir(), 'facegate-badmanifest-'));
   manifest.models.push({ ...manifest.models.find((m) => m.id === 'facenet-user'), id: 'facenet-broken', embeddingDim: undefined });
   writeFileSync(join(bad, 'manifest.json'), JSON.stringify(manifest));
