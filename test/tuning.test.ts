@@ -25,7 +25,7 @@ import { tune, TuneInputError, type TuneOptions } from '../src/tuning/tune.js';
 import { galleryConsequence, useModel } from '../src/cli/commands/models-use.js';
 import { registerTuneCommand } from '../src/cli/commands/tune.js';
 import { Command } from 'commander';
-import { MODELS_DIR, requireModels, samplePhotos } from './helpers/models.js';
+import { MODELS_DIR, requireModels, samplePhotos, sharedAnalyzer } from './helpers/models.js';
 
 const exec = promisify(execFile);
 
@@ -204,7 +204,7 @@ test('degrade presets: grey, deterministic per seed, same size as the crop', () 
 test('the graph cut at the projection gives features that the projection turns into the embedding', async () => {
   const manifest = readManifest(MODELS_DIR);
   const entry = manifest.models.find((m) => m.id === 'mobilefacenet-fp32')!;
-  const { analyzer } = await loadAnalyzer({ modelsDir: MODELS_DIR });
+  const analyzer = await sharedAnalyzer();
   const extractor = await FeatureExtractor.load(new Uint8Array(readFileSync(join(MODELS_DIR, entry.file))), entry);
   assert.equal(extractor.projection.inDim, 512);
   assert.equal(extractor.projection.outDim, entry.embeddingDim);
