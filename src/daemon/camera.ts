@@ -11,7 +11,7 @@ import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import type { Logger } from './logger.js';
 import type { DaemonMetrics } from './daemon-metrics.js';
 
-export type SourceFactory = (cfg: CameraConfig, log: (line: string) => void) => FrameSource;
+export type SourceFactory = (cfg: CameraConfig, log: (line: string) => void, clock: Clock) => FrameSource;
 
 export class Camera implements Component, FramePort {
   readonly name = 'camera';
@@ -73,7 +73,7 @@ export class Camera implements Component, FramePort {
   }
 
   private async open(): Promise<void> {
-    const source = this.factory(this.cfg, (l) => this.log.info(l));
+    const source = this.factory(this.cfg, (l) => this.log.info(l), this.clock);
     source.on('state', (state, detail) => {
       if (state === 'reconnecting') {
         this.wasLost = true;

@@ -127,8 +127,8 @@ export class Daemon {
       this.clock,
     );
     this.gallery = new GalleryService(galleryPath, () => this.model!, this.bus, log, this.metrics, this.clock);
-    this.doors = new DoorControl(c.doors, () => this.gpio!, this.bus, log, this.metrics);
-    this.lights = new StatusLights(c.gpio.leds, () => this.gpio!, this.bus);
+    this.doors = new DoorControl(c.doors, () => this.gpio!, this.bus, log, this.metrics, this.clock);
+    this.lights = new StatusLights(c.gpio.leds, () => this.gpio!, this.bus, this.clock);
     const camera = { ...c.camera, ...(c.camera.path ? { path: loaded.resolvePath(c.camera.path) } : {}) };
     this.camera = new Camera(camera, this.bus, log, this.metrics, options.frameSource, this.clock);
     this.recognition = new Recognition({
@@ -249,7 +249,7 @@ export class Daemon {
       }),
       this.gallery,
       fn('gpio', () => {
-        this.gpio = this.options.gpio ?? createGpioBackend({ backend: c.gpio.backend, chip: c.gpio.chip, log: (l) => log.info(l) });
+        this.gpio = this.options.gpio ?? createGpioBackend({ backend: c.gpio.backend, chip: c.gpio.chip, log: (l) => log.info(l), clock: this.clock });
       }, () => {
         if (!this.options.gpio) this.gpio?.close();
       }),
@@ -378,7 +378,7 @@ export class Daemon {
     return fn(
       'enrollment button',
       () => {
-        button = new Button(this.gpio!, { pin: cfg.pin, activeLow: cfg.activeLow, debounceMs: cfg.debounceMs, pull: cfg.activeLow ? 'up' : 'down' });
+        button = new Button(this.gpio!, { pin: cfg.pin, activeLow: cfg.activeLow, debounceMs: cfg.debounceMs, pull: cfg.activeLow ? 'up' : 'down' }, this.clock);
         button.on('press', () => void this.admin.capture('button'));
         button.start();
       },

@@ -8,6 +8,7 @@ import type { GpioBackend } from '../hardware/gpio/gpio.js';
 import { DoorRelay } from '../hardware/gpio/door-relay.js';
 import type { Logger } from './logger.js';
 import type { DaemonMetrics } from './daemon-metrics.js';
+import { systemClock, type Clock } from '../util/clock.js';
 
 export class DoorControl implements Component {
   readonly name = 'door relays';
@@ -21,11 +22,12 @@ export class DoorControl implements Component {
     private readonly bus: EventBus,
     private readonly log: Logger,
     private readonly metrics: DaemonMetrics,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   start(): void {
     for (const door of this.doors) {
-      const relay = new DoorRelay(this.gpio(), { pin: door.relay.pin, activeLow: door.relay.activeLow, pulseMs: door.relay.pulseMs, name: door.name });
+      const relay = new DoorRelay(this.gpio(), { pin: door.relay.pin, activeLow: door.relay.activeLow, pulseMs: door.relay.pulseMs, name: door.name }, this.clock);
       relay.start();
       relay.on('pulse', (p) => {
         this.metrics.relayPulses.inc({ door: door.name });

@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { GpioBackend } from '../hardware/gpio/gpio.js';
 import { StatusLed } from '../hardware/gpio/status-led.js';
 import type { EnrollmentIndicator } from '../recognition/button-enrollment.js';
+import { systemClock, type Clock } from '../util/clock.js';
 
 type LedName = 'ready' | 'granted' | 'denied' | 'enrollment';
 
@@ -19,13 +20,14 @@ export class StatusLights implements Component {
     private readonly cfg: Config['gpio']['leds'],
     private readonly gpio: () => GpioBackend,
     private readonly bus: EventBus,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   start(): void {
     for (const name of ['ready', 'granted', 'denied', 'enrollment'] as const) {
       const pin = this.cfg[name];
       if (pin === undefined) continue;
-      const led = new StatusLed(this.gpio(), { pin, activeLow: this.cfg.activeLow });
+      const led = new StatusLed(this.gpio(), { pin, activeLow: this.cfg.activeLow }, this.clock);
       led.start();
       this.leds[name] = led;
     }

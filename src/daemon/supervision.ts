@@ -47,7 +47,7 @@ export class Supervision implements Component {
     private readonly waitingForCamera: () => boolean,
     private readonly clock: Clock = systemClock,
   ) {
-    this.notifier = new SystemdNotifier({ log });
+    this.notifier = new SystemdNotifier({ log, clock });
   }
 
   start(): void {
