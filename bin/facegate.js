@@ -5,4 +5,5 @@ process.env.OPENCV4NODEJS_DISABLE_AUTOBUILD ??= '1';
 process.env.OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING ??= '1';
 const { register } = await import('tsx/esm/api');
 register();
-await import('../src/cli/main.ts');
+const { runCli } = await import('../src/cli/main.ts');
+process.exitCode = await runCli(process.argv.slice(2));

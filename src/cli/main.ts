@@ -1,5 +1,5 @@
-// facegate command line: one binary, subcommands for people (plain text) and scripts (--json).
-process.env.ORT_DISABLE_TELEMETRY ??= '1';
+// The facegate command line as a function: a fresh program per call, so the launcher runs it once
+// and tests run it in-process many times (a process start costs about 2 s of CPU here).
 
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -28,42 +28,56 @@ import { registerLivenessCommands } from './commands/liveness.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
 
-const program = new Command('facegate')
-  .description('face-recognition door controller: MTCNN + MobileFaceNet on ONNX Runtime')
-  .version(pkg.version)
-  .showHelpAfterError()
-  // Usage errors come back here (not process.exit) so that --json can report them as JSON too.
-  // Subcommands inherit this: it must be set before they are added.
-  .exitOverride();
+/** Runs one command line (argv without node and the script); resolves to the exit code. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  // A script asks for --json anywhere on the line; every error then comes as JSON too.
+  const json = argv.includes('--json');
+  const before = process.exitCode;
+  process.exitCode = undefined;
+  let code: number;
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    code = Number(process.exitCode ?? 0);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with exit code 0; commander has printed usage errors already.
+      if (err.exitCode !== 0 && json) reportError(err, { json, alreadyShown: true });
+      code = err.exitCode;
+    } else code = reportError(err, { json });
+  }
+  process.exitCode = before;
+  return code;
+}
 
-registerModelsCommands(program);
-registerModelsUseCommand(program);
-registerDetectCommand(program);
-registerEvalDetectCommand(program);
-registerBenchCommand(program);
-registerCompareCommand(program);
-registerEvalCommand(program);
-registerGalleryCommands(program);
-registerIdentifyCommands(program);
-registerEvalIdentifyCommand(program);
-registerConfigCommands(program);
-registerRunCommand(program);
-registerMqttCommands(program);
-registerTuneCommand(program);
-registerDemoCommand(program);
-registerWebCommands(program);
-registerEvalLivenessCommand(program);
-registerCalibrateLivenessCommand(program);
-registerLivenessCommands(program);
+function buildProgram(): Command {
+  const program = new Command('facegate')
+    .description('face-recognition door controller: MTCNN + MobileFaceNet on ONNX Runtime')
+    .version(pkg.version)
+    .showHelpAfterError()
+    // Usage errors come back here (not process.exit) so that --json can report them as JSON too.
+    // Subcommands inherit this: it must be set before they are added.
+    .exitOverride();
 
-// A script asks for --json anywhere on the line; every error then comes as JSON too.
-const json = process.argv.slice(2).includes('--json');
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    // --help and --version end here with exit code 0; commander has printed usage errors already.
-    if (err.exitCode !== 0 && json) reportError(err, { json, alreadyShown: true });
-    process.exitCode = err.exitCode;
-  } else process.exitCode = reportError(err, { json });
+  registerModelsCommands(program);
+  registerModelsUseCommand(program);
+  registerDetectCommand(program);
+  registerEvalDetectCommand(program);
+  registerBenchCommand(program);
+  registerCompareCommand(program);
+  registerEvalCommand(program);
+  registerGalleryCommands(program);
+  registerIdentifyCommands(program);
+  registerEvalIdentifyCommand(program);
+  registerConfigCommands(program);
+  registerRunCommand(program);
+  registerMqttCommands(program);
+  registerTuneCommand(program);
+  registerDemoCommand(program);
+  registerWebCommands(program);
+  registerEvalLivenessCommand(program);
+  registerCalibrateLivenessCommand(program);
+  registerLivenessCommands(program);
+
+  return program;
 }
