@@ -500,10 +500,16 @@ export class GalleryStore {
     return this.transaction(() => {
       const p = this.requirePerson(name);
       const removed = this.deletePersonRows(p.id);
-      this.db.prepare('INSERT INTO tombstones (uuid, version, deleted_at) VALUES (?, ?, ?) ON CONFLICT(uuid) DO UPDATE SET version = excluded.version, deleted_at = excluded.deleted_at').run(p.uuid, this.tick(), this.nowIso());
+      this.writeTombstone(p.uuid, this.tick(), p.version, this.nowIso());
       this.audit('person.remove', p.name, removed);
       return removed;
     });
+  }
+
+  private writeTombstone(uuid: string, version: string, baseVersion: string | null, deletedAt: string): void {
+    this.db
+      .prepare('INSERT INTO tombstones (uuid, version, base_version, deleted_at) VALUES (?, ?, ?, ?) ON CONFLICT(uuid) DO UPDATE SET version = excluded.version, base_version = excluded.base_version, deleted_at = excluded.deleted_at')
+      .run(uuid, version, baseVersion, deletedAt);
   }
 
   private deletePersonRows(personId: number): { templates: number; negatives: number } {
@@ -577,23 +583,23 @@ export class GalleryStore {
   /** The version of every person and tombstone. */
   recordVersions(): RecordVersion[] {
     const people = this.db.prepare('SELECT uuid, version, base_version FROM people').all() as { uuid: string; version: string; base_version: string | null }[];
-    const dead = this.db.prepare('SELECT uuid, version FROM tombstones').all() as { uuid: string; version: string }[];
-    return [...people.map((p) => ({ uuid: p.uuid, version: p.version, baseVersion: p.base_version, deleted: false })), ...dead.map((d) => ({ uuid: d.uuid, version: d.version, baseVersion: null, deleted: true }))];
+    const dead = this.db.prepare('SELECT uuid, version, base_version FROM tombstones').all() as { uuid: string; version: string; base_version: string | null }[];
+    return [...people.map((p) => ({ uuid: p.uuid, version: p.version, baseVersion: p.base_version, deleted: false })), ...dead.map((d) => ({ uuid: d.uuid, version: d.version, baseVersion: d.base_version, deleted: true }))];
   }
 
   recordVersion(uuid: string): RecordVersion | undefined {
     const p = this.db.prepare('SELECT uuid, version, base_version FROM people WHERE uuid = ?').get(uuid) as { uuid: string; version: string; base_version: string | null } | undefined;
     if (p) return { uuid, version: p.version, baseVersion: p.base_version, deleted: false };
-    const d = this.db.prepare('SELECT version FROM tombstones WHERE uuid = ?').get(uuid) as { version: string } | undefined;
-    return d && { uuid, version: d.version, baseVersion: null, deleted: true };
+    const d = this.db.prepare('SELECT version, base_version FROM tombstones WHERE uuid = ?').get(uuid) as { version: string; base_version: string | null } | undefined;
+    return d && { uuid, version: d.version, baseVersion: d.base_version, deleted: true };
   }
 
   /** One person (or tombstone) as a record; crops only when `withCrops`. */
   record(uuid: string, withCrops = false): GalleryRecord | undefined {
     const row = this.db.prepare('SELECT * FROM people WHERE uuid = ?').get(uuid) as PersonRow | undefined;
     if (!row) {
-      const d = this.db.prepare('SELECT version, deleted_at FROM tombstones WHERE uuid = ?').get(uuid) as { version: string; deleted_at: string } | undefined;
-      return d && { uuid, version: d.version, baseVersion: null, deleted: true, deletedAt: d.deleted_at };
+      const d = this.db.prepare('SELECT version, base_version, deleted_at FROM tombstones WHERE uuid = ?').get(uuid) as { version: string; base_version: string | null; deleted_at: string } | undefined;
+      return d && { uuid, version: d.version, baseVersion: d.base_version, deleted: true, deletedAt: d.deleted_at };
     }
     const p = toPerson(row);
     return {
@@ -619,7 +625,7 @@ export class GalleryStore {
       const existing = this.db.prepare('SELECT id, name FROM people WHERE uuid = ?').get(rec.uuid) as { id: number; name: string } | undefined;
       if (rec.deleted) {
         if (existing) this.deletePersonRows(existing.id);
-        this.db.prepare('INSERT INTO tombstones (uuid, version, deleted_at) VALUES (?, ?, ?) ON CONFLICT(uuid) DO UPDATE SET version = excluded.version, deleted_at = excluded.deleted_at').run(rec.uuid, rec.version, rec.deletedAt);
+        this.writeTombstone(rec.uuid, rec.version, rec.baseVersion, rec.deletedAt);
         this.audit('replicated.remove', existing?.name ?? null, { uuid: rec.uuid, version: rec.version });
         return;
       }
@@ -647,6 +653,10 @@ export class GalleryStore {
       for (const n of rec.negatives) if (!haveN.has(n.uuid)) this.insertNegative(personId, key, n);
       this.audit('replicated.person', name, { uuid: rec.uuid, version: rec.version, templates: rec.templates.length, negatives: rec.negatives.length });
     });
+  }
+
+  counts(): { people: number; templates: number; tombstones: number } {
+    return this.db.prepare('SELECT (SELECT count(*) FROM people) AS people, (SELECT count(*) FROM templates) AS templates, (SELECT count(*) FROM tombstones) AS tombstones').get() as { people: number; templates: number; tombstones: number };
   }
 
   /** The highest version in the gallery: how far it has come. */

@@ -160,8 +160,9 @@ export const MIGRATIONS: { version: number; description: string; sql: string }[]
       -- A deleted person: no name, no biometric data, only what beats a stale copy.
       CREATE TABLE tombstones (
         uuid        TEXT PRIMARY KEY,
-        version     TEXT NOT NULL,
-        deleted_at  TEXT NOT NULL
+        version      TEXT NOT NULL,
+        base_version TEXT,
+        deleted_at   TEXT NOT NULL
       );
     `,
   },
