@@ -62,6 +62,7 @@ export interface FleetMetrics {
 
 const SYNC_FALLBACK_MS = 10_000;
 const PURGE_EVERY_MS = 3_600_000;
+const REPAIR_EVERY_MS = 10_000;
 
 export class FleetSync implements Component {
   readonly name = 'fleet sync';
@@ -81,6 +82,7 @@ export class FleetSync implements Component {
   private purgeTimer: TimerHandle | undefined;
   private unsubscribe: (() => void) | undefined;
   private syncWaiters: (() => void)[] = [];
+  private readonly repairedAt = new Map<string, number>();
 
   constructor(
     private readonly settings: FleetSettings,
@@ -247,6 +249,13 @@ export class FleetSync implements Component {
   private refuse(uuid: string, reason: string, version?: string): void {
     this.counters.rejected++;
     this.log.warn(`fleet: refused a record for ${uuid}${version ? ` version ${version}` : ''}: ${reason}; nothing changed`);
+    // A forged retained copy would hide the person from controllers that join later: put the
+    // genuine one back (at most once per person per REPAIR_EVERY_MS, so a flood is not multiplied).
+    const last = this.repairedAt.get(uuid);
+    if (this.isMember && this.store.recordVersion(uuid) && (last === undefined || this.clock.now() - last >= REPAIR_EVERY_MS)) {
+      this.repairedAt.set(uuid, this.clock.now());
+      this.publish(uuid, true);
+    }
     this.scheduleStatus();
   }
 
