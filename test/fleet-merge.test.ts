@@ -87,7 +87,7 @@ test('records: signed and encrypted; the broker sees no name and no embedding; f
   const raw = Buffer.from(person.templates[0]!.embedding.buffer);
   assert.ok(!text.includes(raw.toString('base64')) && !wire.includes(raw), 'embedding in the clear');
   const ok = decodeRecord(wire, person.uuid, ctx);
-  assert.ok(ok.ok);
+  assert.ok(ok.ok, 'a genuine record was refused');
   assert.deepEqual(ok.record, person);
   assert.equal(ok.origin, 'door-1');
 
@@ -104,7 +104,7 @@ test('records: signed and encrypted; the broker sees no name and no embedding; f
   assert.match((decodeRecord(Buffer.from('{"v":1'), person.uuid, ctx) as { reason: string }).reason, /not JSON/);
   assert.throws(() => encodeRecord(person, { site: 'hq', origin: 'x', keys: { verify: keys.verify, data: keys.data } }), /follower/);
   const tomb = decodeRecord(encodeRecord({ uuid: person.uuid, version: v(2000), baseVersion: v(1000), deleted: true, deletedAt: '2026-01-02T00:00:00.000Z' }, { site: 'hq', origin: 'x', keys }), person.uuid, ctx);
-  assert.ok(tomb.ok && tomb.record.deleted);
+  assert.ok(tomb.ok && tomb.record.deleted, 'tombstone did not round-trip');
 });
 
 test('fleet view: lag behind the newest version, convergence by hash, controllers down', () => {

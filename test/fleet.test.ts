@@ -3,12 +3,10 @@
 // cut to partition the site.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { EventBus, type GalleryChanged } from '../src/core/event-bus.js';
 import { GalleryStore, type ModelTag, type PersonRecord } from '../src/gallery/gallery-store.js';
@@ -17,7 +15,8 @@ import { encodeRecord } from '../src/fleet/record-codec.js';
 import { generateSiteKeys, loadSiteKeys, writeSiteKeys, type SiteKeys } from '../src/fleet/site-keys.js';
 import { siteTopics } from '../src/fleet/topics.js';
 import { SearchIndex } from '../src/matching/search-index.js';
-import { REPO_ROOT } from '../src/paths.js';
+import { readStatuses } from '../src/cli/commands/fleet.js';
+import { fleetView } from '../src/fleet/fleet-status.js';
 import { createRng } from '../src/util/rng.js';
 import { Mosquitto, freePort } from './helpers/mosquitto.js';
 
@@ -163,13 +162,13 @@ after(async () => {
 test('an enrollment on A reaches B and C within 2 s, is identified there; groups and negatives follow', async () => {
   const uuid = enroll(A, 'alice', 1);
   const ms = await waitFor('alice on B and C', () => [B, C].every((c) => c.store.findPerson('alice')?.uuid === uuid && c.store.templatesOf(c.store.findPerson('alice')!).length === 1));
-  assert.ok(ms < 2000);
+  assert.ok(ms < 2000, `took ${ms} ms`);
   // B's daemon is told, and its search finds her from the replicated template.
-  assert.ok(B.changes.some((e) => e.reason === 'replicated' && e.personUuids?.includes(uuid)));
+  await waitFor('B told the gallery changed (one event per batch)', () => B.changes.some((e) => e.reason === 'replicated' && e.personUuids?.includes(uuid)), 500);
   const index = new SearchIndex(B.store.matrixFor(model), B.store.negativesMatrixFor(model));
   const found = await index.identify(face(1), model.sha256, policy);
   assert.equal(found.name, 'alice');
-  assert.ok(found.score > 0.99);
+  assert.ok(found.score > 0.99, `score ${found.score}`);
   assert.match(C.log.join('\n'), /alice has templates of mobilefacenet-fp32, which this controller does not run: kept, not searched/);
   assert.equal(C.store.matrixFor(otherModel).personIds.length, 0);
 
@@ -248,11 +247,10 @@ test('a partition with edits on both sides heals to the same gallery hash everyw
   assert.ok(conflicts >= 1, 'the concurrent edits of alice were not counted as a conflict');
   await waitFor('every status says converged', () => A.fleet.metrics().converged && A.fleet.metrics().controllersUp === 3);
 
-  // The same figures from the command line.
+  // The same figures as `facegate fleet status` reads them (its own client, the retained statuses).
   const config = join(work, 'fleet.yaml');
   writeFileSync(config, `fleet:\n  url: ${broker2.url}\n  site: ${SITE}\n  keys:\n    signingKeyFile: ${keyFiles.signingKeyFile}\n    dataKeyFile: ${keyFiles.dataKeyFile}\n`);
-  const out = await promisify(execFile)('node', ['bin/facegate.js', 'fleet', 'status', '--json', '--config', config], { cwd: REPO_ROOT });
-  const status = JSON.parse(out.stdout) as { converged: boolean; up: number; controllers: { controller: string; galleryHash: string; lagMs: number }[] };
+  const status = fleetView((await readStatuses(config, 2000)).statuses);
   assert.equal(status.up, 3);
   assert.equal(status.converged, true);
   assert.deepEqual(status.controllers.map((c) => [c.controller, c.galleryHash, c.lagMs]), [A, B, C].map((c) => [c.id, A.store.galleryHash(), 0]));

@@ -9,7 +9,7 @@ import { controllerOf, siteTopics } from '../../fleet/topics.js';
 import { printJson } from '../output.js';
 
 /** The retained status of every controller of the site, read with a client of its own. */
-async function readStatuses(config: string | undefined, waitMs: number): Promise<{ site: string; statuses: ControllerStatus[] }> {
+export async function readStatuses(config: string | undefined, waitMs: number): Promise<{ site: string; statuses: ControllerStatus[] }> {
   const loaded = loadConfig(configPathFrom(config));
   const f = loaded.config.fleet;
   if (!f) throw new Error(`no fleet: section in ${loaded.path ?? 'the built-in defaults'}: this controller is not part of a site`);
