@@ -161,14 +161,19 @@ export class FleetSync implements Component {
       // The broker sends the retained records of a subscription before anything published after it.
       client.publish(this.topics.sync(id), this.syncNonce, { qos: 1 });
     });
-    // A broker that loses the marker must not keep local changes back for ever.
+    this.armSyncFallback();
+    this.log.info(`fleet: connected to ${this.settings.url} as ${id} (${this.settings.role}) on site ${this.settings.site}`);
+  }
+
+  /** A broker that loses the marker must not keep local changes back for ever: after SYNC_FALLBACK_MS without a record, the sync counts as done. */
+  private armSyncFallback(): void {
     this.clock.clearTimeout(this.syncTimer);
     this.syncTimer = this.clock.setTimeout(() => this.onSynced(), SYNC_FALLBACK_MS);
-    this.log.info(`fleet: connected to ${this.settings.url} as ${id} (${this.settings.role}) on site ${this.settings.site}`);
   }
 
   private onSynced(): void {
     this.clock.clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
     const first = !this.synced;
     this.synced = true;
     this.flushBatch();
@@ -203,6 +208,8 @@ export class FleetSync implements Component {
   }
 
   private onRecord(uuid: string, payload: Buffer): void {
+    // A large resync takes longer than the fallback: it only fires once the records stop coming.
+    if (this.syncTimer !== undefined) this.armSyncFallback();
     if (payload.length === 0) return; // a cleared topic (an expired tombstone)
     const parsed = parseWire(payload);
     if (!parsed.ok) return this.refuse(uuid, parsed.reason);
