@@ -127,7 +127,8 @@ export async function runFleetBench(opts: FleetBenchOptions = {}): Promise<Fleet
     log('seed controller publishing every record');
     const tally = { messages: 0, bytes: 0 };
     const t0 = performance.now();
-    const probe = countingController(broker.url, topics.people, people, t0, { messages: 0, bytes: 0 });
+    const published = { messages: 0, bytes: 0 };
+    const probe = countingController(broker.url, topics.people, people, t0, published);
     const seed = new FleetSync(settings('seed'), seedStore, new EventBus(), quiet);
     seed.start();
     const publishMs = await probe;
@@ -145,8 +146,9 @@ export async function runFleetBench(opts: FleetBenchOptions = {}): Promise<Fleet
     await Promise.all([seed.stop(), applier.stop()]);
     seedStore.close();
     applyStore.close();
-    const messages = tally.messages + people;
-    const recordBytes = tally.messages > 0 ? tally.bytes / tally.messages : 0;
+    // The applying controller received what the probe did.
+    const messages = tally.messages + published.messages;
+    const recordBytes = published.bytes / published.messages;
     return {
       broker: opts.url ? broker.url : 'mosquitto (local, started by the bench)',
       controllers,
@@ -159,7 +161,7 @@ export async function runFleetBench(opts: FleetBenchOptions = {}): Promise<Fleet
       applyMs: Math.round(applyMs),
       applyPerSecond: Math.round(people / (applyMs / 1000)),
       messages,
-      megabytes: Math.round(((tally.bytes + people * recordBytes) / 1e6) * 10) / 10,
+      megabytes: Math.round(((tally.bytes + published.bytes) / 1e6) * 10) / 10,
       converged,
     };
   } finally {

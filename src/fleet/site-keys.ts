@@ -7,7 +7,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writePrivateFile } from '../gallery/private-file.js';
+import { writePrivateFile } from '../util/private-file.js';
 
 export interface SiteKeys {
   /** Absent on a follower: it verifies, never signs. */

@@ -5,7 +5,7 @@
 // into another row does not decrypt.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { writePrivateFile } from './private-file.js';
+import { writePrivateFile } from '../util/private-file.js';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -106,7 +106,7 @@ export class KeyRing {
 
   /** Replaces the file's keys (atomically: a crash leaves the old or the new file, never half). */
   replace(keys: Buffer[]): void {
-    if (this.path) writePrivateFile(this.path, `${keys.map((k) => k.toString('hex')).join('\n')}\n`, true);
+    if (this.path) writePrivateFile(this.path, `${keys.map((k) => k.toString('hex')).join('\n')}\n`);
     this.keys = keys.map((key) => ({ id: keyIdOf(key), key }));
     this.stamp = this.fileStamp();
   }

@@ -4,7 +4,7 @@ import { analyzerFor, openGalleryContext, type GalleryContext } from '../../app/
 import { commitCandidates, prepareCandidates, scanFaceDataSet, type Rejection } from '../../gallery/enrollment.js';
 import { exportGallery, importGallery } from '../../gallery/exchange.js';
 import { validatePersonName } from '../../gallery/names.js';
-import { writePrivateFile } from '../../gallery/private-file.js';
+import { writePrivateFile } from '../../util/private-file.js';
 import { loadImage } from '../../vision/image.js';
 import { cv } from '../../vision/opencv.js';
 import { info, printJson } from '../output.js';
