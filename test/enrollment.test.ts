@@ -145,3 +145,16 @@ test('a follower gallery refuses local changes but takes replicated ones', () =>
   assert.throws(() => store.renamePerson('max', 'maxine'), /fleet follower/);
   store.close();
 });
+
+test('two controllers enrolling one name at once: both people are kept (by UUID) and a name lookup asks which', () => {
+  const store = GalleryStore.open(':memory:');
+  const local = store.ensurePerson('nina');
+  const remote = { uuid: '00000000-0000-4000-8000-0000000000aa', version: `${'2'.padStart(15, '0')}-00000-${'1'.repeat(16)}`, baseVersion: null, deleted: false as const, name: 'nina', groups: [], createdAt: '2026-01-01T00:00:00.000Z', templates: [], negatives: [] };
+  store.applyRecord(remote);
+  assert.equal(store.listPeople().length, 2);
+  assert.throws(() => store.requirePerson('nina'), /2 people are named "nina".*rename one by its UUID/);
+  store.renamePerson(remote.uuid, 'nina b');
+  assert.equal(store.requirePerson('nina').uuid, local.uuid);
+  assert.throws(() => store.renamePerson('nina b', 'nina'), /already exists/);
+  store.close();
+});
