@@ -2,7 +2,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -39,10 +39,10 @@ before(async () => {
 test('schema migrations set a version; reopening is idempotent', () => {
   const path = join(work, 'm.db');
   const a = GalleryStore.open(path);
-  assert.equal(a.schemaVersion, 2);
+  assert.equal(a.schemaVersion, 3);
   a.close();
   const b = GalleryStore.open(path);
-  assert.equal(b.schemaVersion, 2);
+  assert.equal(b.schemaVersion, 3);
   assert.equal(b.db.pragma('journal_mode', { simple: true }), 'wal');
   b.close();
 });
@@ -85,7 +85,7 @@ test('export and import move a gallery; a wrong dimension or another model is re
   await cli(a, 'gallery', 'export', file);
   const b = newConfig();
   const ok = await cli(b, 'gallery', 'import', file, '--json');
-  assert.deepEqual(JSON.parse(ok.stdout), { people: 1, templates: 1, negatives: 0 });
+  assert.deepEqual(JSON.parse(ok.stdout), { people: 1, templates: 1, negatives: 0, duplicates: 0 });
   const exported = JSON.parse(readFileSync(file, 'utf8')) as { people: { name: string; templates: { dim: number; model: { sha256: string } }[] }[] };
 
   const wrongDim = structuredClone(exported);
@@ -106,7 +106,7 @@ test('export and import move a gallery; a wrong dimension or another model is re
   assert.deepEqual(JSON.parse(list.stdout), [], 'a refused import wrote something');
 });
 
-test('killing an import mid-way leaves whole people only and a sound database', async () => {
+test('killing an import mid-way leaves whole people only and a sound database; running it again doubles nobody', async () => {
   const config = newConfig();
   const data = join(config, '..', 'FaceDataSet');
   const people: Record<string, string[]> = {
@@ -149,6 +149,44 @@ test('killing an import mid-way leaves whole people only and a sound database', 
     }
   }
   for (const name of Object.keys(finished)) assert.ok(rows.some((r) => r.name === name), `${name} finished but missing`);
+
+  // The user runs the import again: the people imported before the kill keep their templates once.
+  const rerun = await cli(config, 'gallery', 'import', data, '--json');
+  assert.equal(rerun.code, 0, rerun.stderr);
+  const second = JSON.parse(rerun.stdout) as { people: { name: string; added: number; duplicates: number }[] };
+  const db2 = new Database(join(config, '..', 'gallery.db'), { readonly: true });
+  const after = new Map((db2.prepare('SELECT p.name, count(t.id) AS n FROM people p LEFT JOIN templates t ON t.person_id = p.id GROUP BY p.id').all() as { name: string; n: number }[]).map((r) => [r.name, r.n]));
+  db2.close();
+  for (const r of rows) {
+    assert.equal(after.get(r.name), r.n, `${r.name}: templates doubled by the second import`);
+    const s = second.people.find((p) => p.name === r.name)!;
+    assert.deepEqual([s.added, s.duplicates], [0, r.n], r.name);
+  }
+  assert.equal(after.size, Object.keys(people).length, 'the second import did not finish the others');
+});
+
+test('door groups from the CLI; re-importing an export with groups sets them and adds no template; exports are 0600', async () => {
+  const a = newConfig();
+  await cli(a, 'enroll', 'audrey', photos.audrey!);
+  assert.deepEqual(JSON.parse((await cli(a, 'gallery', 'groups', 'audrey', 'staff,night', '--json')).stdout), { name: 'audrey', groups: ['staff', 'night'] });
+  assert.deepEqual(JSON.parse((await cli(a, 'gallery', 'groups', 'audrey', '--add', 'lobby', '--remove', 'night', '--json')).stdout).groups, ['staff', 'lobby']);
+  assert.match((await cli(a, 'gallery', 'groups', 'audrey')).stdout, /audrey: groups staff,lobby/);
+  const bad = await cli(a, 'gallery', 'groups', 'audrey', 'x', '--add', 'y');
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /not both/);
+  const file = join(work, 'groups-export.json');
+  await cli(a, 'gallery', 'export', file);
+  assert.equal(statSync(file).mode & 0o777, 0o600, 'export is readable by others');
+  // Into a gallery that already has audrey (no groups): groups set, her template not doubled.
+  const b = newConfig();
+  await cli(b, 'enroll', 'audrey', photos.audrey!);
+  const r = JSON.parse((await cli(b, 'gallery', 'import', file, '--json')).stdout) as { templates: number; duplicates: number };
+  assert.deepEqual([r.templates, r.duplicates], [0, 1]);
+  const list = JSON.parse((await cli(b, 'gallery', 'list', '--json')).stdout) as { name: string; groups: string[]; templates: number; uuid: string }[];
+  assert.deepEqual(list.map((p) => [p.name, p.groups, p.templates]), [['audrey', ['staff', 'lobby'], 1]]);
+  assert.match(list[0]!.uuid, /^[0-9a-f-]{36}$/);
+  const dir = join(b, '..');
+  for (const f of ['gallery.db', 'gallery.key']) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
 });
 
 test('bad input: empty folder, wrong model JSON, bad names give clear errors', async () => {

@@ -5,7 +5,8 @@ import { describeConfigSource, loadConfigFor, locateConfig, LOCAL_CONFIG_FILE, t
 import { DEFAULT_MODELS_DIR } from '../paths.js';
 import { explainFsError } from '../util/fs-errors.js';
 import { findModel, readManifest, type ModelEntry } from '../models/manifest.js';
-import { GalleryStore, type ModelTag } from '../gallery/gallery-store.js';
+import type { GalleryStore, ModelTag } from '../gallery/gallery-store.js';
+import { openConfiguredGallery } from '../gallery/open-configured.js';
 import type { EnrollmentSettings } from '../gallery/enrollment.js';
 import type { MatchPolicy } from '../matching/search-index.js';
 import { defaultEmbedderId, type PipelineOptions } from '../vision/face-pipeline.js';
@@ -82,7 +83,7 @@ export function openGalleryContext(configOption: string | undefined, log?: (l: s
   if (!existsSync(galleryPath)) log?.(`creating a new gallery at ${galleryPath} (gallery.path in ${loaded.path})`);
   let store: GalleryStore;
   try {
-    store = GalleryStore.open(galleryPath);
+    store = openConfiguredGallery(c, (p) => loaded.resolvePath(p), { log });
   } catch (err) {
     throw explainFsError(err, galleryPath);
   }

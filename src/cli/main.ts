@@ -14,6 +14,7 @@ import { registerBenchCommand } from './commands/bench.js';
 import { registerCompareCommand } from './commands/compare.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerGalleryCommands } from './commands/gallery.js';
+import { registerFleetCommands } from './commands/fleet.js';
 import { registerIdentifyCommands } from './commands/identify.js';
 import { registerEvalIdentifyCommand } from './commands/eval-identify.js';
 import { registerConfigCommands } from './commands/config.js';
@@ -67,6 +68,7 @@ function buildProgram(): Command {
   registerCompareCommand(program);
   registerEvalCommand(program);
   registerGalleryCommands(program);
+  registerFleetCommands(program);
   registerIdentifyCommands(program);
   registerEvalIdentifyCommand(program);
   registerConfigCommands(program);

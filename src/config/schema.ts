@@ -54,7 +54,11 @@ export const GalleryConfig = z
   .strictObject({
     path: z.string().default('data/gallery.db').describe('SQLite gallery file (relative to the config file)'),
     keepCrops: z.boolean().default(false).describe('store aligned face crops so a model switch can re-embed the gallery (off: privacy first)'),
-    dedupeSimilarity: z.number().min(0).max(1).default(0.95).describe('photos of one person more similar than this are collapsed into one template'),
+    dedupeSimilarity: z.number().min(0).max(1).default(0.95).describe('photos of one person more similar than this are collapsed into one template (also against templates already enrolled, so a repeated import adds nothing twice)'),
+    keyFile: z
+      .string()
+      .optional()
+      .describe('key file that encrypts templates, negatives and crops at rest (AES-256-GCM; relative to the config file); default: gallery.key next to the gallery, created (mode 0600, random key) on first use. Back it up with the gallery; `facegate gallery rekey` rotates it'),
   })
   .default({ path: 'data/gallery.db', keepCrops: false, dedupeSimilarity: 0.95 });
 
@@ -365,6 +369,41 @@ export const WebConfig = z
   })
   .describe('web console served by the daemon (off by default; loopback unless tls is set)');
 
+export const FleetConfig = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^mqtts?:\/\/[^\s/]+\/?$/, 'mqtt://host:port, or mqtts://host:port for TLS')
+      .describe('broker (or cluster) every controller of the site talks to; a mosquitto bridge between sites works too'),
+    site: topicLevel.describe('the site: records go to facegate/site/<site>/gallery/person/<uuid>'),
+    controllerId: topicLevel.optional().describe('this controller in the fleet status; default: the host name in lower case, other characters than a-z 0-9 _ - replaced by -'),
+    role: z
+      .enum(['member', 'follower'])
+      .default('member')
+      .describe("'member': local changes replicate to every controller; 'follower': read-only, takes the site's gallery and refuses local changes (needs only the public key)"),
+    username: z.string().optional().describe('broker user name'),
+    passwordFile: z.string().optional().describe('file holding the broker password (relative to the config file, mode 0600)'),
+    tls: z
+      .strictObject({
+        ca: z.string().optional().describe('PEM file of the CA that signed the broker certificate'),
+        rejectUnauthorized: z.boolean().default(true).describe('refuse a broker whose certificate does not verify'),
+      })
+      .optional()
+      .describe('TLS for mqtts://'),
+    keys: z
+      .strictObject({
+        signingKeyFile: z.string().optional().describe('Ed25519 private key (PEM) that signs this site\'s records; members need it (`facegate fleet keygen DIR` makes the site keys)'),
+        verifyKeyFile: z.string().optional().describe('Ed25519 public key (PEM) that checks records; enough for a follower; default: derived from signingKeyFile'),
+        dataKeyFile: z.string().describe('site data key (64 hex characters) that encrypts each record (names, groups, templates) with AES-256-GCM, so the broker never sees them'),
+      })
+      .describe('site keys: the same files on every controller of the site (paths relative to the config file, mode 0600)'),
+    tombstoneDays: z.number().min(1).default(90).describe('a deleted person\'s tombstone is kept this long, so a controller offline for less cannot bring them back'),
+    shareCrops: z.boolean().default(false).describe('send kept face crops (gallery.keepCrops) with the records, so a controller on another model can re-embed them (`facegate gallery reembed`)'),
+    maxClockSkewMs: z.number().int().min(1000).default(300_000).describe('a record versioned further than this ahead of this controller\'s clock is refused (keep clocks in sync with NTP)'),
+  })
+  .optional()
+  .describe('fleet sync: every controller of a site shares one gallery through the broker (absent: this controller\'s gallery is its own)');
+
 export const ConfigSchema = z
   .strictObject({
     models: ModelsConfig,
@@ -383,6 +422,7 @@ export const ConfigSchema = z
     events: EventsConfig,
     mqtt: MqttConfig,
     web: WebConfig,
+    fleet: FleetConfig,
   })
   // `when: () => true`: these checks run even when other keys failed, so a file gets every problem
   // in one pass (zod skips refinements after an error by default). The value may then be partly
@@ -428,6 +468,13 @@ function crossFieldChecks(c: Loose, ctx: z.RefinementCtx): void {
     if (tls && typeof m.url === 'string' && m.url.startsWith('mqtt://')) issue('tls is set but the url is mqtt://: use mqtts://', ['mqtt', 'url']);
     if (typeof reconnect.initialMs === 'number' && typeof reconnect.maxMs === 'number' && reconnect.initialMs > reconnect.maxMs) issue('initialMs cannot exceed maxMs', ['mqtt', 'reconnect', 'initialMs']);
   }
+  if (isObj(c.fleet)) {
+    const f = c.fleet;
+    const keys = isObj(f.keys) ? f.keys : {};
+    if (f.role !== 'follower' && keys.signingKeyFile === undefined) issue('a member controller signs its changes: set keys.signingKeyFile (or role: follower)', ['fleet', 'keys', 'signingKeyFile']);
+    if (f.role === 'follower' && keys.signingKeyFile === undefined && keys.verifyKeyFile === undefined) issue('a follower checks records: set keys.verifyKeyFile', ['fleet', 'keys', 'verifyKeyFile']);
+    if (f.shareCrops === true && !(isObj(c.gallery) && c.gallery.keepCrops === true)) issue('shareCrops needs gallery.keepCrops: true (no crops are kept to share)', ['fleet', 'shareCrops']);
+  }
   const recognition = isObj(c.recognition) ? c.recognition : {};
   if (typeof recognition.fusionN === 'number' && typeof recognition.fusionM === 'number' && recognition.fusionN > recognition.fusionM) issue('fusionN cannot exceed fusionM', ['recognition', 'fusionN']);
 }
@@ -435,3 +482,4 @@ function crossFieldChecks(c: Loose, ctx: z.RefinementCtx): void {
 export type Config = z.infer<typeof ConfigSchema>;
 export type MqttConfigValues = NonNullable<Config['mqtt']>;
 export type WebConfigValues = Config['web'];
+export type FleetConfigValues = NonNullable<Config['fleet']>;

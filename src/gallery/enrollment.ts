@@ -106,22 +106,29 @@ export interface EnrollResult {
   rejected: Rejection[];
 }
 
-/** Writes one person's accepted candidates in a single transaction: all of them or none. */
-export function commitEnrollment(store: GalleryStore, name: string, model: ModelTag, candidates: Candidate[], source: TemplateSource): number {
-  if (candidates.length === 0) return 0;
+/**
+ * Writes one person's accepted candidates in a single transaction: all of them or none. With
+ * `dedupeSimilarity`, candidates identical or near-identical to a template the person already has
+ * (of the same model) are skipped: re-running an import after a kill adds nothing twice.
+ */
+export function commitEnrollment(store: GalleryStore, name: string, model: ModelTag, candidates: Candidate[], source: TemplateSource, dedupeSimilarity?: number): number {
+  return commitCandidates(store, name, model, candidates, source, dedupeSimilarity).added;
+}
+
+export function commitCandidates(store: GalleryStore, name: string, model: ModelTag, candidates: Candidate[], source: TemplateSource, dedupeSimilarity?: number): { added: number; duplicates: number } {
+  if (candidates.length === 0) return { added: 0, duplicates: 0 };
   return store.transaction(() => {
     const person = store.ensurePerson(name);
-    return store.addTemplates(
-      person,
-      model,
-      candidates.map((c) => ({
-        embedding: c.embedding,
-        quality: { ...c.quality },
-        source,
-        sourceRef: basename(c.source),
-        ...(c.crop ? { crop: c.crop } : {}),
-      })),
-    ).length;
+    const templates = candidates.map((c) => ({
+      embedding: c.embedding,
+      quality: { ...c.quality },
+      source,
+      sourceRef: basename(c.source),
+      ...(c.crop ? { crop: c.crop } : {}),
+    }));
+    if (dedupeSimilarity === undefined) return { added: store.addTemplates(person, model, templates).length, duplicates: 0 };
+    const r = store.addNewTemplates(person, model, templates, dedupeSimilarity);
+    return { added: r.ids.length, duplicates: r.duplicates };
   });
 }
 

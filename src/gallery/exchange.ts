@@ -1,14 +1,20 @@
 // Gallery export/import as JSON, so a gallery moves between devices. Embeddings travel as
 // base64 float32 (little-endian) with their model's id and hash; an import is validated whole
-// before anything is written, and refuses templates of another model.
+// before anything is written, and refuses templates of another model. UUIDs travel too, so a
+// person imported on another controller is the same person there (and for fleet sync). Importing
+// again adds nothing twice: templates already there (same UUID, identical or near-identical
+// embedding) are skipped, and the export's groups are added to the person's.
 import { z } from 'zod';
-import type { GalleryStore, ModelTag, TemplateSource } from './gallery-store.js';
+import { validateGroupName, type GalleryStore, type ModelTag, type TemplateSource } from './gallery-store.js';
 import { validatePersonName } from './names.js';
 
 export const EXCHANGE_FORMAT = 'facegate-gallery';
 export const EXCHANGE_VERSION = 1;
 
+const Uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+
 const Vector = z.object({
+  uuid: Uuid.optional(),
   model: z.object({ id: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
   dim: z.number().int().positive(),
   embedding: z.string().describe('base64 of little-endian float32'),
@@ -21,6 +27,7 @@ const ExchangeSchema = z.object({
   exportedAt: z.string().optional(),
   people: z.array(
     z.object({
+      uuid: Uuid.optional(),
       name: z.string(),
       groups: z.array(z.string()).default([]),
       templates: z.array(Vector.extend({ quality: z.record(z.string(), z.number()).default({}), source: z.enum(['camera', 'folder', 'remote', 'cli', 'reembed']), sourceRef: z.string().nullable().optional() })),
@@ -48,11 +55,13 @@ export function exportGallery(store: GalleryStore): GalleryExchange {
   return {
     format: EXCHANGE_FORMAT,
     version: EXCHANGE_VERSION,
-    exportedAt: new Date().toISOString(),
+    exportedAt: new Date(store.clock.now()).toISOString(),
     people: store.listPeople().map((p) => ({
+      uuid: p.uuid,
       name: p.name,
       groups: p.groups,
       templates: store.templatesOf(p).map((t) => ({
+        uuid: t.uuid,
         model: { id: t.modelId, sha256: t.modelSha },
         dim: t.embedding.length,
         embedding: encode(t.embedding),
@@ -62,6 +71,7 @@ export function exportGallery(store: GalleryStore): GalleryExchange {
         createdAt: t.createdAt,
       })),
       negatives: store.negativesOf(p).map((n) => ({
+        uuid: n.uuid,
         model: { id: n.modelId, sha256: n.modelSha },
         dim: n.embedding.length,
         embedding: encode(n.embedding),
@@ -72,8 +82,16 @@ export function exportGallery(store: GalleryStore): GalleryExchange {
   };
 }
 
+export interface ImportResult {
+  people: number;
+  templates: number;
+  negatives: number;
+  /** Templates and negatives already in the gallery, not added again. */
+  duplicates: number;
+}
+
 /** Validates everything first; then writes all people in one transaction. */
-export function importGallery(store: GalleryStore, raw: unknown, model: ModelTag, dim: number): { people: number; templates: number; negatives: number } {
+export function importGallery(store: GalleryStore, raw: unknown, model: ModelTag, dim: number, dedupeSimilarity = 0.95): ImportResult {
   const parsed = ExchangeSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -90,26 +108,41 @@ export function importGallery(store: GalleryStore, raw: unknown, model: ModelTag
     const templates = p.templates.map((t, j) => {
       const where = `people[${i}] "${name}" templates[${j}]`;
       check(t, where);
-      return { embedding: decode(t.embedding, t.dim, where), quality: t.quality, source: t.source as TemplateSource, sourceRef: t.sourceRef ?? undefined };
+      return { uuid: t.uuid, embedding: decode(t.embedding, t.dim, where), quality: t.quality, source: t.source as TemplateSource, sourceRef: t.sourceRef ?? undefined };
     });
     const negatives = p.negatives.map((n, j) => {
       const where = `people[${i}] "${name}" negatives[${j}]`;
       check(n, where);
-      return { embedding: decode(n.embedding, n.dim, where), note: n.note ?? undefined };
+      return { uuid: n.uuid, embedding: decode(n.embedding, n.dim, where), note: n.note ?? undefined };
     });
-    return { name, groups: p.groups, templates, negatives };
+    return { uuid: p.uuid, name, groups: p.groups.map(validateGroupName), templates, negatives };
   });
   return store.transaction(() => {
-    let templates = 0, negatives = 0;
+    let templates = 0, negatives = 0, duplicates = 0;
     for (const p of prepared) {
-      const person = store.ensurePerson(p.name, p.groups);
-      if (p.templates.length > 0) templates += store.addTemplates(person, model, p.templates).length;
+      const person = store.ensurePerson(p.name, p.groups, p.uuid);
+      if (p.groups.some((g) => !person.groups.includes(g))) store.updateGroups(person.uuid, p.groups, []);
+      const have = store.templatesOf(person);
+      const fresh = p.templates.filter((t) => !(t.uuid && have.some((h) => h.uuid === t.uuid)));
+      duplicates += p.templates.length - fresh.length;
+      const added = store.addNewTemplates(person, model, fresh, dedupeSimilarity);
+      templates += added.ids.length;
+      duplicates += added.duplicates;
+      const haveNegatives = store.negativesOf(person);
       for (const n of p.negatives) {
+        if (haveNegatives.some((h) => h.uuid === n.uuid || (h.modelSha === model.sha256 && sameVector(h.embedding, n.embedding)))) {
+          duplicates++;
+          continue;
+        }
         store.addNegative(person, model, n.embedding, n.note);
         negatives++;
       }
     }
-    store.audit('gallery.import', null, { people: prepared.length, templates, negatives });
-    return { people: prepared.length, templates, negatives };
+    store.audit('gallery.import', null, { people: prepared.length, templates, negatives, duplicates });
+    return { people: prepared.length, templates, negatives, duplicates };
   });
+}
+
+function sameVector(a: Float32Array, b: Float32Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -17,6 +17,8 @@ export interface MosquittoOptions {
   passwordFile?: string;
   /** TLS listener; requireCertificate: clients must present a certificate signed by ca. */
   tls?: { ca: string; cert: string; key: string; requireCertificate: boolean };
+  /** More configuration lines (a bridge: connection, address, topic). */
+  extra?: string[];
 }
 
 export async function freePort(): Promise<number> {
@@ -64,6 +66,7 @@ export class Mosquitto {
       'log_type warning',
       // Started as root (CI containers), mosquitto would switch to its own user and could not write here.
       ...(process.getuid?.() === 0 ? ['user root'] : []),
+      ...(o.extra ?? []),
     ];
     const config = join(this.dir, 'mosquitto.conf');
     writeFileSync(config, `${lines.join('\n')}\n`);

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { analyzerFor, openGalleryContext, type GalleryContext } from '../../app/gallery-context.js';
-import { commitEnrollment, prepareCandidates, scanFaceDataSet, type Rejection } from '../../gallery/enrollment.js';
+import { commitCandidates, prepareCandidates, scanFaceDataSet, type Rejection } from '../../gallery/enrollment.js';
 import { exportGallery, importGallery } from '../../gallery/exchange.js';
 import { validatePersonName } from '../../gallery/names.js';
+import { writePrivateFile } from '../../util/private-file.js';
 import { loadImage } from '../../vision/image.js';
 import { cv } from '../../vision/opencv.js';
 import { info, printJson } from '../output.js';
@@ -33,13 +34,13 @@ export function registerGalleryCommands(program: Command): void {
       const name = validatePersonName(rawName);
       await withContext(o.config, async (ctx) => {
         const { accepted, rejected } = await prepareCandidates(await analyzerFor(ctx), images, ctx.settings);
-        const added = commitEnrollment(ctx.store, name, ctx.model, accepted, 'cli');
-        if (o.json) printJson({ name, added, rejected });
+        const { added, duplicates } = commitCandidates(ctx.store, name, ctx.model, accepted, 'cli', ctx.settings.dedupeSimilarity);
+        if (o.json) printJson({ name, added, duplicates, rejected });
         else {
-          console.log(`${name}: ${added} template${added === 1 ? '' : 's'} added from ${images.length} photo${images.length === 1 ? '' : 's'}`);
+          console.log(`${name}: ${added} template${added === 1 ? '' : 's'} added from ${images.length} photo${images.length === 1 ? '' : 's'}${duplicates ? ` (${duplicates} already enrolled)` : ''}`);
           printRejections(rejected);
         }
-        if (added === 0) process.exitCode = 1;
+        if (added + duplicates === 0) process.exitCode = 1;
       });
     });
 
@@ -72,7 +73,7 @@ export function registerGalleryCommands(program: Command): void {
         const templates = ctx.store.templatesOf(p).map(({ embedding: _e, crop, ...t }) => ({ ...t, hasCrop: crop !== null }));
         const negatives = ctx.store.negativesOf(p).map(({ embedding: _e, ...n }) => n);
         if (o.json) return printJson({ ...p, templates, negatives });
-        console.log(`${p.name}  (added ${p.createdAt}${p.groups.length ? `, groups ${p.groups.join(',')}` : ''})`);
+        console.log(`${p.name}  (uuid ${p.uuid}, added ${p.createdAt}${p.groups.length ? `, groups ${p.groups.join(',')}` : ''})`);
         for (const t of templates) {
           console.log(`  template ${t.id}: ${t.source}${t.sourceRef ? ` ${t.sourceRef}` : ''}, model ${t.modelId}, face ${Number(t.quality.faceSize).toFixed(0)} px, sharpness ${Number(t.quality.sharpness).toFixed(0)}, frontal ${Number(t.quality.frontalness).toFixed(2)}${t.hasCrop ? ', crop kept' : ''}`);
         }
@@ -89,6 +90,43 @@ export function registerGalleryCommands(program: Command): void {
       withContext(o.config, (ctx) => {
         ctx.store.renamePerson(oldName, newName);
         console.log(`renamed ${oldName} to ${validatePersonName(newName)}`);
+      }),
+    );
+
+  gallery
+    .command('groups')
+    .description('show or set the door groups of a person (doors[].allow.groups): NAME a,b sets them; --add/--remove change them')
+    .argument('<name>')
+    .argument('[groups]', 'comma-separated groups to set ("" for none)')
+    .option('--add <groups>', 'comma-separated groups to add')
+    .option('--remove <groups>', 'comma-separated groups to remove')
+    .option('--config <file>', 'config file')
+    .option('--json', 'print JSON')
+    .action((name: string, set: string | undefined, o: { add?: string; remove?: string; config?: string; json?: boolean }) =>
+      withContext(o.config, (ctx) => {
+        const list = (text: string | undefined) => (text ?? '').split(',').map((g) => g.trim()).filter((g) => g !== '');
+        if (set !== undefined && (o.add !== undefined || o.remove !== undefined)) throw new Error('give the groups to set, or --add/--remove, not both');
+        let groups: string[];
+        if (set !== undefined) {
+          ctx.store.setGroups(name, list(set));
+          groups = ctx.store.requirePerson(name).groups;
+        } else if (o.add !== undefined || o.remove !== undefined) groups = ctx.store.updateGroups(name, list(o.add), list(o.remove));
+        else groups = ctx.store.requirePerson(name).groups;
+        if (o.json) printJson({ name, groups });
+        else console.log(`${name}: ${groups.length ? `groups ${groups.join(',')}` : 'no groups'}`);
+      }),
+    );
+
+  gallery
+    .command('rekey')
+    .description('rotate the gallery key: re-encrypt every template, negative, crop and pending capture under a new random key (stop the daemon first or not: it picks the new key up)')
+    .option('--config <file>', 'config file')
+    .option('--json', 'print JSON')
+    .action((o: { config?: string; json?: boolean }) =>
+      withContext(o.config, (ctx) => {
+        const r = ctx.store.rekey(ctx.store.device);
+        if (o.json) return printJson(r);
+        console.log(`re-encrypted ${r.rows} rows under key ${r.keyId}; the old key is gone from ${ctx.store.keys.path ?? 'memory'} (back up the new key file)`);
       }),
     );
 
@@ -114,8 +152,9 @@ export function registerGalleryCommands(program: Command): void {
         const data = JSON.stringify(exportGallery(ctx.store), null, 1);
         if (file === '-') process.stdout.write(`${data}\n`);
         else {
-          writeFileSync(file, `${data}\n`);
-          info(`exported ${ctx.store.listPeople().length} people to ${file}`);
+          // Templates are biometric data: the export is readable by its owner only.
+          writePrivateFile(file, `${data}\n`);
+          info(`exported ${ctx.store.listPeople().length} people to ${file} (mode 0600; the embeddings in it are not encrypted)`);
         }
       }),
     );
@@ -131,20 +170,21 @@ export function registerGalleryCommands(program: Command): void {
         if (statSync(source, { throwIfNoEntry: false })?.isDirectory()) {
           const { people, problems } = scanFaceDataSet(source);
           const analyzer = people.length > 0 ? await analyzerFor(ctx) : undefined;
-          const results: { name: string; added: number; rejected: Rejection[] }[] = [];
+          const results: { name: string; added: number; duplicates: number; rejected: Rejection[] }[] = [];
           for (const person of people) {
             const { accepted, rejected } = await prepareCandidates(analyzer!, person.files, ctx.settings);
-            // One transaction per person: a crash leaves whole people, never half of one.
-            const added = commitEnrollment(ctx.store, person.name, ctx.model, accepted, 'folder');
-            results.push({ name: person.name, added, rejected });
+            // One transaction per person: a crash leaves whole people, never half of one. Faces
+            // already enrolled (an import run again after a kill) are not added twice.
+            const { added, duplicates } = commitCandidates(ctx.store, person.name, ctx.model, accepted, 'folder', ctx.settings.dedupeSimilarity);
+            results.push({ name: person.name, added, duplicates, rejected });
             if (!o.json) {
-              console.log(`${person.name}: ${added} of ${person.files.length} photos enrolled`);
+              console.log(`${person.name}: ${added} of ${person.files.length} photos enrolled${duplicates ? ` (${duplicates} already enrolled)` : ''}`);
               printRejections(rejected);
             }
           }
           if (o.json) printJson({ people: results, problems });
           else for (const p of problems) console.log(`skipped ${p.source}: ${p.reason}`);
-          if (results.every((r) => r.added === 0)) process.exitCode = 1;
+          if (results.every((r) => r.added + r.duplicates === 0)) process.exitCode = 1;
           return;
         }
         let raw: unknown;
@@ -153,9 +193,9 @@ export function registerGalleryCommands(program: Command): void {
         } catch (err) {
           throw new Error(`${source}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : `not JSON (${(err as Error).message})`}`);
         }
-        const r = importGallery(ctx.store, raw, ctx.model, ctx.embedderEntry.embeddingDim!);
+        const r = importGallery(ctx.store, raw, ctx.model, ctx.embedderEntry.embeddingDim!, ctx.settings.dedupeSimilarity);
         if (o.json) printJson(r);
-        else console.log(`imported ${r.people} people: ${r.templates} templates, ${r.negatives} negatives`);
+        else console.log(`imported ${r.people} people: ${r.templates} templates, ${r.negatives} negatives${r.duplicates ? ` (${r.duplicates} already in the gallery, not added again)` : ''}`);
       });
     });
 
@@ -216,7 +256,7 @@ export function registerGalleryCommands(program: Command): void {
       withContext(o.config, (ctx) => {
         const minutes = Number(o.minutes);
         if (!(minutes > 0)) throw new Error(`--minutes must be positive, got ${o.minutes}`);
-        const armed = ctx.store.armEnrollment(name, minutes * 60_000);
+        const armed = ctx.store.device.armEnrollment(name, minutes * 60_000);
         console.log(`armed: the next button press enrolls ${armed.name} (until ${armed.expiresAt})`);
       }),
     );
@@ -228,7 +268,7 @@ export function registerGalleryCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action((o: { config?: string; json?: boolean }) =>
       withContext(o.config, (ctx) => {
-        const list = ctx.store.listPending();
+        const list = ctx.store.device.listPending();
         if (o.json) return printJson(list);
         if (list.length === 0) console.log('no pending captures');
         for (const p of list) console.log(`${p.id}: ${p.templates} faces captured ${p.createdAt} (${p.source})${p.note ? ` ${p.note}` : ''}`);
@@ -241,7 +281,7 @@ export function registerGalleryCommands(program: Command): void {
     .option('--config <file>', 'config file')
     .action((id: string, name: string, o: { config?: string }) =>
       withContext(o.config, (ctx) => {
-        const r = ctx.store.namePending(Number(id), name);
+        const r = ctx.store.device.namePending(Number(id), name);
         console.log(`pending ${id} enrolled as ${r.person} (${r.templates} templates)`);
       }),
     );
@@ -251,7 +291,7 @@ export function registerGalleryCommands(program: Command): void {
     .option('--config <file>', 'config file')
     .action((id: string, o: { config?: string }) =>
       withContext(o.config, (ctx) => {
-        ctx.store.discardPending(Number(id));
+        ctx.store.device.discardPending(Number(id));
         console.log(`pending ${id} discarded`);
       }),
     );
