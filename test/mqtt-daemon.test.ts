@@ -223,7 +223,7 @@ test('in-process daemon: fuzzed and replayed requests change nothing and never p
     const store = GalleryStore.open(join(dir, 'gallery.db'));
     try {
       const people = store.listPeople().map(({ updatedAt: _u, ...p }) => p);
-      return JSON.stringify({ people, pending: store.listPending(), negatives: people.map((p) => store.negativesOf(store.requirePerson(p.name)).length), armed: store.db.prepare("SELECT value FROM settings WHERE key = 'armed_enrollment'").get() ?? null, audit: store.auditLog(1000).length });
+      return JSON.stringify({ people, pending: store.listPending(), negatives: people.map((p) => store.negativesOf(store.requirePerson(p.name)).length), armed: store.device.db.prepare("SELECT value FROM settings WHERE key = 'armed_enrollment'").get() ?? null, audit: store.auditLog(1000).length });
     } finally {
       store.close();
     }

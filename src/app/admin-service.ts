@@ -68,7 +68,7 @@ export class AdminService implements AdminApi {
     const mode = capture ?? (this.t.hasButton ? 'button' : 'now');
     if (mode === 'button' && !this.t.hasButton) throw new Error('this device has no enrollment button (gpio.button): use capture "now"');
     const expiresAt = new Date(this.t.clock.now() + ttlMs).toISOString();
-    if (mode === 'button') this.t.gallery.store.armEnrollment(valid, ttlMs);
+    if (mode === 'button') this.t.gallery.store.device.armEnrollment(valid, ttlMs);
     this.audit('enrollment.arm', actor, { name: valid, capture: mode, expires_at: expiresAt });
     this.t.log.info(`enrollment: armed for ${valid} until ${expiresAt} (${mode === 'now' ? 'capturing now' : 'next button press'})`);
     if (mode === 'now') void this.capture(actor.via, valid);
@@ -110,7 +110,7 @@ export class AdminService implements AdminApi {
     const store = this.t.gallery.store;
     return {
       people: store.listPeople().map((p) => ({ id: p.id, uuid: uuidOf(p), name: p.name, groups: p.groups, templates: p.templates, negatives: p.negatives, models: p.models, createdAt: p.createdAt, updatedAt: p.updatedAt })),
-      pending: store.listPending().map((p) => ({ id: p.id, createdAt: p.createdAt, source: p.source, templates: p.templates })),
+      pending: store.device.listPending().map((p) => ({ id: p.id, createdAt: p.createdAt, source: p.source, templates: p.templates })),
     };
   }
 
@@ -138,14 +138,14 @@ export class AdminService implements AdminApi {
   }
 
   async namePending(id: number, name: string, actor: Actor): Promise<{ person: string; templates: number }> {
-    const named = this.t.gallery.store.namePending(id, name);
+    const named = this.t.gallery.store.device.namePending(id, name);
     this.audit('pending.name', actor, { pending: id, name: named.person, templates: named.templates });
     await this.changed('enrolled', named.person);
     return named;
   }
 
   discardPending(id: number, actor: Actor): void {
-    this.t.gallery.store.discardPending(id);
+    this.t.gallery.store.device.discardPending(id);
     this.audit('pending.discard', actor, { pending: id });
   }
 

@@ -43,6 +43,10 @@ import { StatusLights } from './status-lights.js';
 import { Supervision } from './supervision.js';
 import type { Logger } from './logger.js';
 import { WebConsole } from '../web/web-console.js';
+import { openConfiguredGallery } from '../gallery/open-configured.js';
+import { FleetSync } from '../fleet/fleet-sync.js';
+import { resolveFleetSettings } from '../fleet/settings.js';
+import { registerFleetMetrics } from './daemon-metrics.js';
 import { createLivenessCheck } from '../liveness/liveness-check.js';
 import { loadLivenessModels } from '../liveness/load-liveness.js';
 import { NO_LIVENESS_CHECK, type LivenessCheck } from '../recognition/liveness-slot.js';
@@ -126,7 +130,7 @@ export class Daemon {
       () => this.started.includes(this.camera) && this.camera.stats().state !== 'streaming',
       this.clock,
     );
-    this.gallery = new GalleryService(galleryPath, () => this.model!, this.bus, log, this.metrics, this.clock);
+    this.gallery = new GalleryService(galleryPath, () => openConfiguredGallery(c, loaded.resolvePath, { clock: this.clock, log: (l) => log.info(l) }), () => this.model!, this.bus, log, this.metrics, this.clock);
     this.doors = new DoorControl(c.doors, () => this.gpio!, this.bus, log, this.metrics, this.clock);
     this.lights = new StatusLights(c.gpio.leds, () => this.gpio!, this.bus, this.clock);
     const camera = { ...c.camera, ...(c.camera.path ? { path: loaded.resolvePath(c.camera.path) } : {}) };
@@ -248,6 +252,7 @@ export class Daemon {
         await this.analyzer?.release();
       }),
       this.gallery,
+      ...(c.fleet ? [this.fleetSync(c.fleet)] : []),
       fn('gpio', () => {
         this.gpio = this.options.gpio ?? createGpioBackend({ backend: c.gpio.backend, chip: c.gpio.chip, log: (l) => log.info(l), clock: this.clock });
       }, () => {
@@ -265,6 +270,20 @@ export class Daemon {
       this.recognition,
       ...(c.web.enabled ? [this.webConsole()] : []),
     ];
+  }
+
+  /** Gallery replication with the site's other controllers (after the gallery, before the doors). */
+  private fleetSync(fleet: NonNullable<Config['fleet']>): Component {
+    let sync: FleetSync | undefined;
+    return fn(
+      'fleet sync',
+      async () => {
+        sync = new FleetSync(resolveFleetSettings(this.loaded, fleet, [this.model!.sha256]), this.gallery.store, this.bus, this.options.log, this.clock);
+        sync.start();
+        registerFleetMetrics(this.metrics.registry, () => sync?.metrics());
+      },
+      () => sync?.stop(),
+    );
   }
 
   private webConsole(): Component {

@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import type { Component } from '../core/component.js';
 import type { EventBus } from '../core/event-bus.js';
-import { GalleryStore, type ModelTag } from '../gallery/gallery-store.js';
+import type { GalleryStore, ModelTag } from '../gallery/gallery-store.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { loadSnapshot, type LoadedSnapshot } from './gallery-snapshot.js';
 import type { Logger } from './logger.js';
@@ -25,8 +25,14 @@ export class GalleryService implements Component {
   private problem: string | null = null;
   private reloading: Promise<void> = Promise.resolve();
 
+  /** Set while this service announces a reload, so it does not react to its own announcement. */
+  private announcing = false;
+  private unsubscribe: () => void = () => undefined;
+
   constructor(
     readonly path: string,
+    /** Opens the store as the config says (key file, follower read-only). */
+    private readonly open: () => GalleryStore,
     private readonly model: () => ModelTag,
     private readonly bus: EventBus,
     private readonly log: Logger,
@@ -36,7 +42,7 @@ export class GalleryService implements Component {
 
   async start(): Promise<void> {
     try {
-      this.storeRef = GalleryStore.open(this.path);
+      this.storeRef = this.open();
       this.storeRef.dataVersion();
     } catch (err) {
       throw new Error(`gallery ${this.path}: ${(err as Error).message.replace(`${this.path}: `, '')} (restore it from a backup or an export, or move it away to start with an empty gallery)`);
@@ -46,6 +52,11 @@ export class GalleryService implements Component {
     await this.reload('start');
     this.timers.push(this.clock.setInterval(() => void this.reloadIfChanged(), GALLERY_POLL_MS));
     this.timers.push(this.clock.setInterval(() => this.checkIntegrity(), GALLERY_CHECK_MS));
+    // Fleet sync writes replicated records through this same connection (data_version does not
+    // move for our own writes): it says so on the bus, and the search snapshot is rebuilt.
+    this.unsubscribe = this.bus.on('gallery.changed', (e) => {
+      if (e.reason === 'replicated' && !this.announcing) void this.reload('replicated', e.personUuids);
+    });
   }
 
   get store(): GalleryStore {
@@ -101,6 +112,7 @@ export class GalleryService implements Component {
   async stop(): Promise<void> {
     for (const t of this.timers) this.clock.clearInterval(t);
     this.timers = [];
+    this.unsubscribe();
     await this.reloading.catch(() => undefined);
     await this.retired?.release();
     await this.current?.release();
@@ -129,7 +141,12 @@ export class GalleryService implements Component {
     await older?.release();
     this.metrics.gallerySize.set(next.templates);
     this.log.info(`gallery: ${next.people} people, ${next.templates} templates of model ${next.modelId}${reason === 'start' ? '' : ` (${reason})`}`);
-    this.bus.emit('gallery.changed', { people: next.people, templates: next.templates, reason, ...(personUuids ? { personUuids } : {}) });
+    this.announcing = true;
+    try {
+      this.bus.emit('gallery.changed', { people: next.people, templates: next.templates, reason, ...(personUuids ? { personUuids } : {}) });
+    } finally {
+      this.announcing = false;
+    }
   }
 
   private async reloadIfChanged(): Promise<void> {

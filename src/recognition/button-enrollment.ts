@@ -85,7 +85,7 @@ export class ButtonEnrollment {
   async trigger(trigger: string, name?: string | null): Promise<EnrollmentOutcome> {
     if (this.stopped) return { kind: 'cancelled', trigger };
     if (this.collecting) return { kind: 'busy', trigger, capturingFor: this.collecting.name };
-    const boundName = name === undefined ? this.store.takeArmedEnrollment() : name;
+    const boundName = name === undefined ? this.store.device.takeArmedEnrollment() : name;
     this.indicator.capturing();
     const candidates: Candidate[] = [];
     const cancelled = await new Promise<boolean>((resolve) => {
@@ -114,7 +114,7 @@ export class ButtonEnrollment {
       this.indicator.succeeded();
       return { kind: 'enrolled', name: boundName, templates, trigger };
     }
-    const pendingId = this.store.addPending(
+    const pendingId = this.store.device.addPending(
       model,
       best.map((c) => ({ embedding: c.embedding, quality: { ...c.quality }, source: 'camera', ...(c.crop ? { crop: c.crop } : {}) })),
       trigger,
