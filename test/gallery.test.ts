@@ -1,26 +1,24 @@
-// The gallery end to end: real SQLite file, real models, the CLI as a user runs it.
+// The gallery end to end: real SQLite file, real models, the CLI's commands as a user runs them
+// (in this process; the kill tests spawn the real launcher).
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { GalleryStore } from '../src/gallery/gallery-store.js';
 import { REPO_ROOT } from '../src/paths.js';
 import { FRANCK_FRAMES } from '../src/fixtures/sample-photos.js';
 import { MODELS_DIR, requireModels, samplePhotos } from './helpers/models.js';
+import { cliInProcess } from './helpers/cli.js';
 
-const exec = promisify(execFile);
 let photos: Record<string, string>;
 let work: string;
 
+/** `facegate ARGS --config CONFIG`, in this process (tests that kill a command spawn the launcher). */
 function cli(config: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return exec('node', ['bin/facegate.js', ...args, '--config', config], { cwd: REPO_ROOT }).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => e,
-  );
+  return cliInProcess([...args, '--config', config]);
 }
 
 function newConfig(extra = ''): string {

@@ -1,6 +1,9 @@
-// `facegate ...` in this process: the same program the launcher runs, with stdout and stderr
-// captured. A spawned `node bin/facegate.js` costs about 2 s of CPU before the command starts;
-// tests that run many commands use this, and a few tests keep spawning the real launcher.
+// `facegate ...` in this process: the same program the launcher runs, with what it writes to
+// stdout and stderr captured. A spawned `node bin/facegate.js` costs about 2 s of CPU before the
+// command starts; tests that run many commands use this, and a few tests keep spawning the real
+// launcher. Only writes made by the command (its async context) are captured: the test runner
+// reports over this process's stdout too, and must keep doing so.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { runCli } from '../../src/cli/main.js';
 
 export interface CliResult {
@@ -9,33 +12,38 @@ export interface CliResult {
   stderr: string;
 }
 
-let queue: Promise<unknown> = Promise.resolve();
+const context = new AsyncLocalStorage<{ out: string[]; err: string[] }>();
+let installed = false;
 
-/** Runs one command line; calls are serialised, since they share process.stdout. */
-export function cliInProcess(args: string[]): Promise<CliResult> {
-  const run = queue.then(() => capture(args));
-  queue = run.catch(() => undefined);
-  return run;
+function install(): void {
+  if (installed) return;
+  installed = true;
+  for (const [stream, key] of [
+    [process.stdout, 'out'],
+    [process.stderr, 'err'],
+  ] as const) {
+    const original = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      const capture = context.getStore();
+      if (!capture) return original(chunk, ...rest);
+      capture[key].push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      done?.();
+      return true;
+    }) as typeof stream.write;
+  }
 }
 
-async function capture(args: string[]): Promise<CliResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const writeOut = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  const grab = (into: string[]) => ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-    done?.();
-    return true;
-  }) as typeof process.stdout.write;
-  process.stdout.write = grab(out);
-  process.stderr.write = grab(err);
-  try {
-    const code = await runCli(args);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = writeOut;
-    process.stderr.write = writeErr;
-  }
+let queue: Promise<unknown> = Promise.resolve();
+
+/** Runs one command line; calls are serialised (they share process.exitCode). */
+export function cliInProcess(args: string[]): Promise<CliResult> {
+  install();
+  const run = queue.then(async () => {
+    const capture = { out: [] as string[], err: [] as string[] };
+    const code = await context.run(capture, () => runCli(args));
+    return { code, stdout: capture.out.join(''), stderr: capture.err.join('') };
+  });
+  queue = run.catch(() => undefined);
+  return run;
 }
