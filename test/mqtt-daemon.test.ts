@@ -17,6 +17,7 @@ import { signRequest } from '../src/mqtt/signing.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { Recorder } from './helpers/mqtt-recorder.js';
 import { folderConfig, spawnDaemon } from './helpers/daemon.js';
+import { cliInProcess } from './helpers/cli.js';
 import { requireModels, samplePhotos } from './helpers/models.js';
 
 const run = promisify(execFile);
@@ -46,10 +47,8 @@ async function enroll(config: string, name: string, keys: string[]): Promise<voi
   }
 }
 
-const cli = async (args: string[]) => {
-  const r = await run('node', ['bin/facegate.js', ...args], { cwd: REPO_ROOT }).catch((err: { stdout: string; stderr: string; code: number }) => err);
-  return { stdout: r.stdout, stderr: r.stderr, code: 'code' in r ? r.code : 0 };
-};
+/** The `facegate mqtt ...` commands, in this process (the daemon itself is spawned). */
+const cli = (args: string[]) => cliInProcess(args);
 
 const json = (payload: string) => JSON.parse(payload) as Record<string, unknown>;
 
