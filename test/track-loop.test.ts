@@ -2,7 +2,7 @@
 // it embeds, and when (and how often) it decides. Time is the frames' capture time: no clocks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IouTracker, planRegions, predictBox, type Box } from '../src/recognition/tracker.js';
+import { IouTracker, planRegions, predictBox, snapMinSize, type Box } from '../src/recognition/tracker.js';
 import { RecognitionLoop, type FrameReport, type LoopSettings } from '../src/recognition/recognition-loop.js';
 import { SearchIndex } from '../src/matching/search-index.js';
 import { DoorPolicy, type DecisionInput } from '../src/recognition/door-policy.js';
@@ -30,12 +30,15 @@ test('region planning: full frame without tracks and when due, else merged regio
   const opts = { margin: 0.5, minSizeRatio: 0.6, minSizeFloor: 20, fullFrameEveryMs: 200 };
   assert.deepEqual(planRegions([], 640, 480, 0, opts), { full: true });
   assert.deepEqual(planRegions([[100, 100, 100, 100]], 640, 480, 200, opts), { full: true });
-  assert.deepEqual(planRegions([[100, 100, 100, 100]], 640, 480, 50, opts), { full: false, regions: [{ roi: [50, 50, 200, 200], minSize: 60 }] });
+  // A 100 px face: 200 px with the margins, rounded up to 224 around its centre; minimum size
+  // 0.6 x 100 snapped down to the sqrt(2) grid over the floor (20 * 2 * sqrt(2) = 56.6).
+  assert.deepEqual(planRegions([[100, 100, 100, 100]], 640, 480, 50, opts), { full: false, regions: [{ roi: [38, 38, 224, 224], minSize: 56.57 }] });
   // Clipped to the frame; a small face gets the floor.
-  assert.deepEqual(planRegions([[600, 0, 20, 20]], 640, 480, 50, opts), { full: false, regions: [{ roi: [590, 0, 40, 30], minSize: 20 }] });
+  assert.deepEqual(planRegions([[600, 0, 20, 20]], 640, 480, 50, opts), { full: false, regions: [{ roi: [578, 0, 62, 42], minSize: 20 }] });
   // Two overlapping regions become one covering both, with the smaller minimum size.
   const merged = planRegions([[100, 100, 100, 100], [220, 100, 50, 50]], 640, 480, 50, opts);
-  assert.deepEqual(merged, { full: false, regions: [{ roi: [50, 50, 245, 200], minSize: 30 }] });
+  assert.deepEqual(merged, { full: false, regions: [{ roi: [38, 38, 271, 224], minSize: 28.28 }] });
+  assert.deepEqual([12, 20, 28, 29, 80].map((s) => snapMinSize(s, 20)), [20, 20, 20, 28.28, 80]);
   const apart = planRegions([[0, 0, 40, 40], [400, 300, 40, 40]], 640, 480, 50, opts);
   assert.equal(!apart.full && apart.regions.length, 2);
 });
@@ -138,7 +141,7 @@ test('loop: after a full-frame sighting it searches only around the track, and t
   await h.frames(6, (i) => (h.scene.actors[0]!.box = [200 + 4 * i, 150, 120, 120]));
   const calls = h.scene.detectCalls;
   assert.equal(calls[0]!.roi, undefined, 'first frame: full');
-  assert.ok(calls[1]!.roi && calls[1]!.minSize === 72, `second frame: region with minSize 0.6 x 120, got ${JSON.stringify(calls[1])}`);
+  assert.ok(calls[1]!.roi && calls[1]!.minSize === 56.57, `second frame: region with minSize 0.6 x 120 snapped to 56.6, got ${JSON.stringify(calls[1])}`);
   const fullFrames = calls.map((c, i) => (c.roi ? -1 : i)).filter((i) => i >= 0);
   // 66 ms frames, a full frame at least every 200 ms: frames 0 and 4 (264 ms later; 198 < 200).
   assert.deepEqual(fullFrames, [0, 4]);

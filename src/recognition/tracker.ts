@@ -163,7 +163,9 @@ export function planRegions(predicted: readonly Box[], frameWidth: number, frame
   let regions = predicted.map((p): DetectionRegion => {
     const side = Math.max(p[2], p[3]);
     const m = opts.margin * side;
-    return { roi: clip([p[0] - m, p[1] - m, p[2] + 2 * m, p[3] + 2 * m], frameWidth, frameHeight), minSize: Math.max(opts.minSizeFloor, opts.minSizeRatio * side) };
+    const w = roundUp(p[2] + 2 * m, ROI_STEP), h = roundUp(p[3] + 2 * m, ROI_STEP);
+    const cx = p[0] + p[2] / 2, cy = p[1] + p[3] / 2;
+    return { roi: clip([cx - w / 2, cy - h / 2, w, h], frameWidth, frameHeight), minSize: snapMinSize(opts.minSizeRatio * side, opts.minSizeFloor) };
   });
   // Merge until no two regions overlap.
   for (let merged = true; merged; ) {
@@ -182,6 +184,24 @@ export function planRegions(predicted: readonly Box[], frameWidth: number, frame
     }
   }
   return { full: false, regions: regions.filter((r) => r.roi[2] > 0 && r.roi[3] > 0) };
+}
+
+/**
+ * Region sides are multiples of this and minimum sizes lie on a grid of sqrt(2) steps, so the
+ * detector sees a few input shapes again and again: ONNX Runtime keeps per-shape memory plans,
+ * and a new shape every frame costs time and memory.
+ */
+const ROI_STEP = 32;
+
+function roundUp(v: number, step: number): number {
+  return Math.ceil(v / step) * step;
+}
+
+/** The largest floor * sqrt(2)^k not above `size` (never below the floor), to 0.01 px. */
+export function snapMinSize(size: number, floor: number): number {
+  if (size <= floor) return floor;
+  const k = Math.floor(Math.log(size / floor) / Math.log(Math.SQRT2) + 1e-9);
+  return Math.round(floor * Math.SQRT2 ** k * 100) / 100;
 }
 
 function clip([x, y, w, h]: Box, width: number, height: number): Box {
