@@ -7,6 +7,7 @@ import { buildBenchFrames } from '../../bench/frames.js';
 import { machineFacts, peakRssKiB, PRECISIONS, runStageBench, STAGES, WARMUP_RUNS, type MachineFacts, type Summary } from '../../bench/stage-bench.js';
 import { runGalleryBench } from '../../bench/gallery-bench.js';
 import { CAMERA_FPS, runDaemonBench, type DaemonBenchResult } from '../../bench/daemon-bench.js';
+import { profileModels } from '../../bench/node-profile.js';
 import { info, printJson } from '../output.js';
 
 interface BenchOptions {
@@ -16,6 +17,7 @@ interface BenchOptions {
   threads: string;
   gallery?: boolean;
   daemon?: boolean;
+  profile?: boolean;
   json?: boolean;
 }
 
@@ -35,10 +37,13 @@ export function registerBenchCommand(program: Command): void {
     .option('--threads <list>', 'intra-op thread counts, comma-separated', `1,${availableParallelism()}`)
     .option('--gallery', 'measure 1:N search over 1k, 10k and 100k templates instead of the vision stages')
     .option('--daemon', 'measure end-to-end frames per second of the daemon loop on a 640x480 video instead of the vision stages')
+    .option('--profile', 'profile each model per ONNX operator type (ONNX Runtime profiler), float32 against static int8 on the same shapes')
     .option('--json', 'print JSON')
     .action(async (o: BenchOptions) => {
       const sections: BenchSection[] = o.daemon
         ? [daemonSection(o.modelsDir, parsePrecisions(o.precision), parseThreads(o.threads))]
+        : o.profile
+        ? [profileSection(o.modelsDir, positiveInt('runs', o.runs))]
         : o.gallery
         ? [gallerySection()]
         : [stageSection({ modelsDir: o.modelsDir, runs: positiveInt('runs', o.runs), precisions: parsePrecisions(o.precision), threads: parseThreads(o.threads) })];
@@ -97,6 +102,21 @@ function daemonSection(modelsDir: string, precisions: PrecisionChoice[], threads
         );
       }
       return { json: rows, text };
+    },
+  };
+}
+
+function profileSection(modelsDir: string, runs: number): BenchSection {
+  return {
+    name: 'profile',
+    async run() {
+      info(`bench: ONNX Runtime node profile, ${runs} runs per model, 1 thread`);
+      const models = await profileModels({ modelsDir, suffixes: ['fp32', 'int8'], runs });
+      const text = ['time per run by operator type (ms, ONNX Runtime profiler, 1 thread; nodes in brackets), largest first'];
+      for (const m of models) {
+        text.push(`${m.id.padEnd(20)} ${m.shape.join('x').padEnd(12)} ${ms(m.totalMs).padStart(6)}  ${m.byOpType.slice(0, 7).map((t) => `${t.opType} ${ms(t.ms)} (${t.nodes})`).join(', ')}`);
+      }
+      return { json: models, text };
     },
   };
 }
