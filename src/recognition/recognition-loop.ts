@@ -426,9 +426,9 @@ export class RecognitionLoop {
     snapshot: GallerySnapshot,
   ): void {
     const name = fused.kind === 'person' ? fused.name : null;
-    // Only a named person gets one: "that was not them" needs it for a negative template, and
-    // strangers' faces are not kept.
-    const embedding = name ? meanEmbedding(agreeing.map((o) => o.embedding)) : undefined;
+    // A named person's: "that was not them" turns it into a negative template. An unknown
+    // visitor's: kept only where the config says so (events.unknownFaces), to enroll them later.
+    const embedding = fused.kind === 'person' || fused.kind === 'unknown' ? meanEmbedding(agreeing.map((o) => o.embedding)) : undefined;
     const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
     const decisions = this.doors.decide({ fused, groups: name ? snapshot.groupsOf(name) : [], nowMs: frame.capturedAtMs, strangerInView, liveness: this.liveness.verdict(trackId) });
     const q = rec.lastQuality;
