@@ -80,12 +80,18 @@ test('replay: every enrolled visit is granted exactly once, no stranger ever', {
 
     // Each visit's photo, with its face box found once, then placed at the door's spot per frame.
     const frames: { mat: Mat; atMs: number; visit: number }[] = [];
+    const empty = new cv.Mat(H, W, cv.CV_8UC3, [128, 128, 128]);
     let atMs = 1_000_000;
     for (const [v, visit] of VISITS.entries()) {
       const still = photo(visit.photo);
       const analysis = await analyzer.analyze(still, 'none');
       const face = analysis.faces[analysis.primary];
       assert.ok(face, `${visit.photo}: no face found`);
+      // An empty doorway: a grey frame at its start and end (the time between costs no frames).
+      if (visit.gapBeforeMs > 0) {
+        frames.push({ mat: empty, atMs, visit: -1 });
+        frames.push({ mat: empty, atMs: atMs + visit.gapBeforeMs - FRAME_MS, visit: -1 });
+      }
       atMs += visit.gapBeforeMs;
       for (let k = 0; k < visit.frames; k++) {
         const width = visit.faceFrom + ((visit.faceTo - visit.faceFrom) * k) / Math.max(1, visit.frames - 1);
@@ -95,7 +101,6 @@ test('replay: every enrolled visit is granted exactly once, no stranger ever', {
       }
     }
     // The doorway empty long enough for the last visit to end.
-    const empty = new cv.Mat(H, W, cv.CV_8UC3, [128, 128, 128]);
     for (let k = 0; k < 2; k++, atMs += 1000) frames.push({ mat: empty, atMs, visit: -1 });
 
     const events: (RecognitionEvent & { visit: number })[] = [];

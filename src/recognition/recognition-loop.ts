@@ -300,8 +300,7 @@ export class RecognitionLoop {
   private async detect(frame: LoopFrame, now: number, add: (stage: string, ms: number) => void): Promise<{ faces: DetectedFace[]; fullFrame: boolean }> {
     const { mat } = frame;
     const detector = this.analyzer.detector;
-    // Tracks that have ended by now are not looked for.
-    const tracks = this.tracker.active.filter((t) => now - t.lastSeenMs <= this.settings.tracker.maxGapMs);
+    const tracks = this.tracker.active;
     const plan = this.regions.enabled
       ? planRegions(
           tracks.map((t) => predictBox(t, now)),

@@ -31,6 +31,8 @@ export interface TrackState {
   firstSeenMs: number;
   lastSeenMs: number;
   frames: number;
+  /** Processed frames since the last sighting. */
+  missed: number;
 }
 
 /**
@@ -38,6 +40,12 @@ export interface TrackState {
  * instead of drifting off with a velocity that is no longer true.
  */
 const MAX_EXTRAPOLATION_MS = 300;
+/**
+ * A track ends only after being missed in this many processed frames as well as for maxGapMs:
+ * on an overloaded device frames can be further apart than maxGapMs, and a face that is in
+ * every frame must not become a new visit (and decision) with each one.
+ */
+const MIN_MISSED_FRAMES = 2;
 /** Weight of the newest displacement in the smoothed velocity: reacts in two or three frames, ignores single-frame box jitter. */
 const VELOCITY_GAIN = 0.5;
 
@@ -61,6 +69,7 @@ export class IouTracker {
    * the tracks that ended.
    */
   update(boxes: Box[], nowMs: number): { trackIds: number[]; ended: TrackState[] } {
+    for (const t of this.tracks.values()) t.missed++;
     const ended = this.expire(nowMs);
     const pairs: { box: number; track: number; overlap: number }[] = [];
     const predicted = new Map([...this.tracks].map(([id, t]) => [id, predictBox(t, nowMs)]));
@@ -92,15 +101,16 @@ export class IouTracker {
       t.box = b;
       t.lastSeenMs = nowMs;
       t.frames++;
+      t.missed = 0;
     });
     return { trackIds, ended };
   }
 
-  /** Ends the tracks not seen for longer than maxGapMs. */
-  expire(nowMs: number): TrackState[] {
+  /** Ends the tracks not seen for longer than maxGapMs (and missed in MIN_MISSED_FRAMES frames). */
+  private expire(nowMs: number): TrackState[] {
     const ended: TrackState[] = [];
     for (const [id, t] of this.tracks) {
-      if (nowMs - t.lastSeenMs > this.options.maxGapMs) {
+      if (nowMs - t.lastSeenMs > this.options.maxGapMs && t.missed >= MIN_MISSED_FRAMES) {
         this.tracks.delete(id);
         ended.push(t);
       }
@@ -122,7 +132,7 @@ export class IouTracker {
 
   private start(box: Box, velocity: Box, nowMs: number): number {
     const id = this.nextId++;
-    this.tracks.set(id, { id, box, velocity, firstSeenMs: nowMs, lastSeenMs: nowMs, frames: 1 });
+    this.tracks.set(id, { id, box, velocity, firstSeenMs: nowMs, lastSeenMs: nowMs, frames: 1, missed: 0 });
     return id;
   }
 
