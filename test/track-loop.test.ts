@@ -28,18 +28,20 @@ test('tracker predicts a moving face with constant velocity and matches it there
 
 test('region planning: full frame without tracks and when due, else merged regions with a size floor', () => {
   const opts = { margin: 0.5, minSizeRatio: 0.6, minSizeFloor: 20, fullFrameEveryMs: 200 };
-  assert.deepEqual(planRegions([], 640, 480, 0, opts), { full: true });
-  assert.deepEqual(planRegions([[100, 100, 100, 100]], 640, 480, 200, opts), { full: true });
+  assert.deepEqual(planRegions([], 640, 480, { ms: 0, frames: 5 }, opts), { full: true });
+  assert.deepEqual(planRegions([[100, 100, 100, 100]], 640, 480, { ms: 200, frames: 5 }, opts), { full: true });
+  // Due by time, but only one region-only frame since the last full one (a slow loop): not yet.
+  assert.equal(planRegions([[100, 100, 100, 100]], 640, 480, { ms: 900, frames: 1 }, opts).full, false);
   // A 100 px face: 200 px with the margins, rounded up to 224 around its centre; minimum size
   // 0.6 x 100 snapped down to the sqrt(2) grid over the floor (20 * 2 * sqrt(2) = 56.6).
-  assert.deepEqual(planRegions([[100, 100, 100, 100]], 640, 480, 50, opts), { full: false, regions: [{ roi: [38, 38, 224, 224], minSize: 56.57 }] });
+  assert.deepEqual(planRegions([[100, 100, 100, 100]], 640, 480, { ms: 50, frames: 5 }, opts), { full: false, regions: [{ roi: [38, 38, 224, 224], minSize: 56.57 }] });
   // Clipped to the frame; a small face gets the floor.
-  assert.deepEqual(planRegions([[600, 0, 20, 20]], 640, 480, 50, opts), { full: false, regions: [{ roi: [578, 0, 62, 42], minSize: 20 }] });
+  assert.deepEqual(planRegions([[600, 0, 20, 20]], 640, 480, { ms: 50, frames: 5 }, opts), { full: false, regions: [{ roi: [578, 0, 62, 42], minSize: 20 }] });
   // Two overlapping regions become one covering both, with the smaller minimum size.
-  const merged = planRegions([[100, 100, 100, 100], [220, 100, 50, 50]], 640, 480, 50, opts);
+  const merged = planRegions([[100, 100, 100, 100], [220, 100, 50, 50]], 640, 480, { ms: 50, frames: 5 }, opts);
   assert.deepEqual(merged, { full: false, regions: [{ roi: [38, 38, 271, 224], minSize: 28.28 }] });
   assert.deepEqual([12, 20, 28, 29, 80].map((s) => snapMinSize(s, 20)), [20, 20, 20, 28.28, 80]);
-  const apart = planRegions([[0, 0, 40, 40], [400, 300, 40, 40]], 640, 480, 50, opts);
+  const apart = planRegions([[0, 0, 40, 40], [400, 300, 40, 40]], 640, 480, { ms: 50, frames: 5 }, opts);
   assert.equal(!apart.full && apart.regions.length, 2);
 });
 

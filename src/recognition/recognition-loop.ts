@@ -122,6 +122,7 @@ export class RecognitionLoop {
   private readonly liveness: LivenessCheck;
   private readonly clock: Clock;
   private lastFullFrameMs = -Infinity;
+  private regionFramesSinceFull = 0;
 
   constructor(
     private readonly frames: FramePort,
@@ -306,7 +307,7 @@ export class RecognitionLoop {
           tracks.map((t) => predictBox(t, now)),
           mat.cols,
           mat.rows,
-          now - this.lastFullFrameMs,
+          { ms: now - this.lastFullFrameMs, frames: this.regionFramesSinceFull },
           { ...this.regions, minSizeFloor: detector.options.minSize },
         )
       : ({ full: true } as const);
@@ -314,10 +315,12 @@ export class RecognitionLoop {
     let faces: DetectedFace[] = [];
     if (plan.full) {
       this.lastFullFrameMs = now;
+      this.regionFramesSinceFull = 0;
       const r = await detector.detect(mat);
       for (const [k, v] of Object.entries(r.timings)) add(k, v);
       faces = r.faces;
     } else {
+      this.regionFramesSinceFull++;
       for (const region of plan.regions) {
         const r = await detector.detect(mat, region);
         for (const [k, v] of Object.entries(r.timings)) add(k, v);

@@ -164,12 +164,27 @@ export interface DetectionRegion {
 export type DetectionPlan = { full: true } | { full: false; regions: DetectionRegion[] };
 
 /**
+ * At least this many region-only frames between two full-frame searches: when the loop is slower
+ * than fullFrameEveryMs per frame (an overloaded board), every frame would otherwise be searched
+ * in full, which makes it slower still. A newcomer is then found within
+ * max(fullFrameEveryMs, this + 1 frames).
+ */
+export const MIN_REGION_FRAMES_BETWEEN_FULL = 2;
+
+/**
  * Where to run the detector on this frame: the whole frame when nothing is tracked or the
  * full-frame interval is due, otherwise one region around each track's predicted box (regions
  * that overlap are merged, so a face is never searched twice).
  */
-export function planRegions(predicted: readonly Box[], frameWidth: number, frameHeight: number, msSinceFullFrame: number, opts: RegionOptions): DetectionPlan {
-  if (predicted.length === 0 || msSinceFullFrame >= opts.fullFrameEveryMs) return { full: true };
+export function planRegions(
+  predicted: readonly Box[],
+  frameWidth: number,
+  frameHeight: number,
+  sinceFullFrame: { ms: number; frames: number },
+  opts: RegionOptions,
+): DetectionPlan {
+  if (predicted.length === 0) return { full: true };
+  if (sinceFullFrame.ms >= opts.fullFrameEveryMs && sinceFullFrame.frames >= MIN_REGION_FRAMES_BETWEEN_FULL) return { full: true };
   let regions = predicted.map((p): DetectionRegion => {
     const side = Math.max(p[2], p[3]);
     const m = opts.margin * side;
