@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { IouTracker, planRegions, predictBox, snapMinSize, type Box } from '../src/recognition/tracker.js';
 import { RecognitionLoop, type FrameReport, type LoopSettings } from '../src/recognition/recognition-loop.js';
 import { SearchIndex } from '../src/matching/search-index.js';
-import { DoorPolicy, type DecisionInput } from '../src/recognition/door-policy.js';
+import { DoorPolicy, type DecisionInput, type DoorRule } from '../src/recognition/door-policy.js';
 import type { DetectedFace, DetectOptions } from '../src/vision/detection/face-detector.js';
 import type { FaceQuality } from '../src/vision/quality.js';
 import type { RecognitionEvent } from '../src/recognition/events.js';
-import type { LivenessCheck } from '../src/recognition/liveness-slot.js';
+import type { LivenessCheck, LivenessVerdict } from '../src/recognition/liveness-slot.js';
 import { DEFAULT_REGIONS, DEFAULT_VISIT } from '../src/recognition/loop-defaults.js';
 
 test('tracker predicts a moving face with constant velocity and matches it there', () => {
@@ -109,14 +109,14 @@ const settings = (over: Partial<LoopSettings> = {}): LoopSettings => ({
   ...over,
 });
 
-function harness(over: Partial<LoopSettings> = {}, callbacks: { needEmbeddings?: () => boolean } = {}) {
+function harness(over: Partial<LoopSettings> = {}, callbacks: { needEmbeddings?: () => boolean } = {}, rules: DoorRule[] = [{ name: 'front', allow: { everyone: true, people: [], groups: [] }, cooldownMs: 0, unknown: 'deny', multipleFaces: 'grant-allowed' }]) {
   const scene = new Scene();
   const index = new SearchIndex({ modelSha: 's', dim: 3, vectors: Float32Array.from([...ALICE, ...BOB]), personIds: Int32Array.from([1, 2]), names: new Map([[1, 'alice'], [2, 'bob']]) });
   const events: RecognitionEvent[] = [];
   const reports: FrameReport[] = [];
   const inputs: DecisionInput[] = [];
-  const policy = new DoorPolicy([{ name: 'front', allow: { everyone: true, people: [], groups: [] }, cooldownMs: 0, unknown: 'deny', multipleFaces: 'grant-allowed' }]);
-  const doors = { decide: (input: DecisionInput) => (inputs.push(input), policy.decide(input)) } as DoorPolicy;
+  const policy = new DoorPolicy(rules);
+  const doors = { doors: policy.doors, decide: (input: DecisionInput) => (inputs.push(input), policy.decide(input)) } as DoorPolicy;
   const loop = new RecognitionLoop(
     { next: async () => null },
     scene,
@@ -261,4 +261,27 @@ test('loop: liveness sees every usable face before embedding, and its verdict re
   h.scene.actors = [];
   await h.frames(20);
   assert.deepEqual(forgotten, [1]);
+});
+
+test('loop: a door waiting on the liveness check is asked again each frame and decides once; the other door at once', async () => {
+  let proof = false;
+  const liveness: LivenessCheck = {
+    observe: () => undefined,
+    verdict: (): LivenessVerdict => ({ state: 'live', score: 0.9, cues: proof ? { planarity: 0.8 } : {}, temporalProof: proof }),
+    forget: () => undefined,
+  };
+  const everyone = { everyone: true, people: [], groups: [] };
+  const h = harness({ liveness }, {}, [
+    { name: 'front', allow: everyone, cooldownMs: 0, unknown: 'deny', multipleFaces: 'grant-allowed', liveness: 'strict' },
+    { name: 'garage', allow: everyone, cooldownMs: 0, unknown: 'deny', multipleFaces: 'grant-allowed' },
+  ]);
+  h.scene.actors = [{ box: [240, 180, 120, 120], vector: ALICE }];
+  await h.frames(8);
+  assert.deepEqual(h.events.map((e) => `${e.door}:${e.reason}`), ['garage:granted'], 'strict door waits for a temporal proof');
+  assert.equal(h.events[0]!.liveness, undefined, 'no liveness in events of a door without a check');
+  proof = true;
+  await h.frames(5);
+  assert.deepEqual(h.events.map((e) => `${e.door}:${e.reason}`), ['garage:granted', 'front:granted']);
+  assert.deepEqual(h.events[1]!.liveness, { state: 'live', score: 0.9, temporalProof: true, cues: { planarity: 0.8 } });
+  assert.equal(h.scene.embedded, 3, 'waiting on liveness does not re-embed every frame');
 });

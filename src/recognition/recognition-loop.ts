@@ -98,6 +98,13 @@ interface TrackRecord {
   personIds: Map<string, number>;
   lastQuality: RecognitionEvent['quality'];
   lastBox: Box;
+  /** Doors that have decided this track. */
+  doorsDone: Set<string>;
+  /**
+   * The person decision, while a door still waits on the presentation-attack check (strict mode
+   * without a temporal proof yet): asked again every frame until that door decides.
+   */
+  awaiting: Extract<FusedDecision, { kind: 'person' }> | null;
 }
 
 /**
@@ -259,6 +266,8 @@ export class RecognitionLoop {
       if (rec.decidedAs === null) {
         const fused = this.fuseUndecided(rec, this.tracker.get(trackId)!, now);
         if (fused) this.decide(trackId, rec, fused, trackIds, frame, now, snapshot);
+      } else if (rec.awaiting && rec.doubts.length === 0) {
+        this.decide(trackId, rec, rec.awaiting, trackIds, frame, now, snapshot);
       } else if (rec.doubts.length > 0) {
         const fused = fuse(rec.doubts, this.settings.fusion);
         const label = labelOf(fused);
@@ -347,6 +356,8 @@ export class RecognitionLoop {
         personIds: new Map(),
         lastQuality: { faceSize: 0, sharpness: 0, frontalness: 0, detectorScore: 0 },
         lastBox: box,
+        doorsDone: new Set(),
+        awaiting: null,
       };
       this.records.set(trackId, rec);
     }
@@ -432,9 +443,15 @@ export class RecognitionLoop {
     // visitor's: kept only where the config says so (events.unknownFaces), to enroll them later.
     const embedding = fused.kind === 'person' || fused.kind === 'unknown' ? meanEmbedding(agreeing.map((o) => o.embedding)) : undefined;
     const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
-    const decisions = this.doors.decide({ fused, groups: name ? snapshot.groupsOf(name) : [], nowMs: frame.capturedAtMs, strangerInView, liveness: this.liveness.verdict(trackId) });
+    const verdict = this.liveness.verdict(trackId);
+    // Each door decides a track once; a door that answers nothing for a person is waiting on the
+    // liveness check, and is asked again on the next frame (see `awaiting`).
+    const decisions = this.doors.decide({ fused, groups: name ? snapshot.groupsOf(name) : [], nowMs: frame.capturedAtMs, strangerInView, liveness: verdict }).filter((d) => !rec.doorsDone.has(d.door));
+    for (const d of decisions) rec.doorsDone.add(d.door);
+    rec.awaiting = fused.kind === 'person' && this.doors.doors.some((door) => !rec.doorsDone.has(door.name)) ? fused : null;
     const q = rec.lastQuality;
     for (const d of decisions) {
+      const checked = (this.doors.doors.find((door) => door.name === d.door)?.liveness ?? 'off') !== 'off';
       this.callbacks.onEvent({
         eventId: randomUUID(),
         time: new Date(this.clock.now()).toISOString(),
@@ -453,6 +470,7 @@ export class RecognitionLoop {
         modelId: snapshot.modelId,
         frameSeq: frame.seq,
         box: rec.lastBox.map((v) => Math.round(v)) as Box,
+        ...(checked ? { liveness: { state: verdict.state, score: round(verdict.score), temporalProof: verdict.temporalProof, cues: verdict.cues } } : {}),
         ...(embedding ? { embedding } : {}),
       });
     }
