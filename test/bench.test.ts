@@ -56,3 +56,21 @@ test('bench frames are 640x480 JPEGs with 1 and 5 faces', async () => {
     assert.equal(faces.length, frame.faces, `${frame.name}: ${faces.length} faces`);
   }
 });
+
+test('node profile: kernel times are summed per operator type and per run, other events ignored', async () => {
+  const { summariseProfile } = await import('../src/bench/node-profile.js');
+  const events = [
+    { cat: 'Node', name: 'conv1_kernel_time', dur: 3000, args: { op_name: 'Conv' } },
+    { cat: 'Node', name: 'conv2_kernel_time', dur: 1000, args: { op_name: 'Conv' } },
+    { cat: 'Node', name: 'conv1_kernel_time', dur: 2000, args: { op_name: 'Conv' } },
+    { cat: 'Node', name: 'prelu1_kernel_time', dur: 4000, args: { op_name: 'PRelu' } },
+    { cat: 'Node', name: 'prelu1_fence_before', dur: 9000, args: { op_name: 'PRelu' } },
+    { cat: 'Session', name: 'model_run', dur: 50_000 },
+  ];
+  const p = summariseProfile('m', [1, 3, 12, 12], events, 2);
+  assert.equal(p.totalMs, 5);
+  assert.deepEqual(p.byOpType, [
+    { opType: 'Conv', ms: 3, nodes: 2 },
+    { opType: 'PRelu', ms: 2, nodes: 1 },
+  ]);
+});

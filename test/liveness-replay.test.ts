@@ -21,7 +21,7 @@ import type { LivenessCheck } from '../src/recognition/liveness-slot.js';
 import { loadDetector } from '../src/vision/face-pipeline.js';
 import { loadImage, matToChw } from '../src/vision/image.js';
 import { primaryFace } from '../src/vision/quality.js';
-import type { DetectedFace, MtcnnDetector } from '../src/vision/mtcnn/detector.js';
+import type { DetectedFace, FaceDetector } from '../src/vision/detection/face-detector.js';
 import type { Mat } from '../src/vision/opencv.js';
 import { FRANCK_FRAMES } from '../src/fixtures/sample-photos.js';
 import { MODELS_DIR, requireModels, samplePhotos } from './helpers/models.js';
@@ -31,7 +31,7 @@ import { handHeldPath, planeHomography, warpPhoto } from './helpers/planar-attac
 const FRAME_MS = 100;
 const ATTACK_PHOTOS = ['franck_01829', 'audrey', 'cage', 'SeanConnery', 'kim1_crop'];
 
-let detector: MtcnnDetector;
+let detector: FaceDetector;
 let dtn: DtnScorer;
 let dtnSession: ort.InferenceSession;
 let photos: Record<string, string>;

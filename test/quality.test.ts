@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { landmarkPose, primaryFace, sharpness } from '../src/vision/quality.js';
 import { ARCFACE_112_TEMPLATE, type Point } from '../src/vision/align/similarity.js';
-import type { DetectedFace } from '../src/vision/mtcnn/detector.js';
+import type { DetectedFace } from '../src/vision/detection/face-detector.js';
 import { cv } from '../src/vision/opencv.js';
 import { loadImage } from '../src/vision/image.js';
 import { samplePhotos } from './helpers/models.js';

@@ -20,8 +20,16 @@ test('tracker: a face drifting across frames keeps its track; a new face gets a 
   // Two boxes competing for one track: the better overlap wins it.
   const third = t.update([[300, 300, 50, 50], [110, 106, 82, 82]], 200).trackIds;
   assert.equal(third[1], first[0]);
-  const later = t.update([], 1000);
-  assert.equal(later.ended.length, 3);
+  // Unseen for longer than maxGapMs: the face at 400 (missed at 200 too) ends; the two seen at 200
+  // were missed in one processed frame only and go on (an overloaded loop's frames can be that far apart)...
+  assert.deepEqual(t.update([], 1000).ended.map((x) => x.box[0]), [400]);
+  // ...until the second missed frame.
+  const later = t.update([], 1100);
+  assert.equal(later.ended.length, 2);
+  // A face seen in every processed frame keeps its track however far apart the frames are.
+  const slow = new IouTracker({ minIou: 0.3, maxGapMs: 500 });
+  const [id] = slow.update([a], 0).trackIds;
+  assert.deepEqual(slow.update([a], 5000), { trackIds: [id], ended: [] });
   assert.equal(t.active.length, 0);
 });
 
@@ -68,28 +76,4 @@ test('door policy: grant, cooldown, not allowed, groups, unknown, quality, stran
   const lenient = new DoorPolicy([door({ multipleFaces: 'grant-allowed', unknown: 'ignore' })]);
   assert.equal(lenient.decide({ fused: alice, groups: [], nowMs: 0, strangerInView: true })[0]!.relay, 'pulse');
   assert.deepEqual(lenient.decide({ fused: { kind: 'unknown', votes: 3, share: 1 }, groups: [], nowMs: 0, strangerInView: false }), []);
-});
-
-test('loop: a track whose person changes is decided again', async () => {
-  const { RecognitionLoop } = await import('../src/recognition/recognition-loop.js');
-  const { SearchIndex } = await import('../src/matching/search-index.js');
-  const unit = (...v: number[]) => Float32Array.from(v.map((x) => x / Math.hypot(...v)));
-  const index = new SearchIndex({ modelSha: 's', dim: 2, vectors: Float32Array.from([1, 0, 0, 1]), personIds: Int32Array.from([1, 2]), names: new Map([[1, 'alice'], [2, 'bob']]) });
-  let current = unit(1, 0);
-  const quality = { rollDeg: 0, yaw: 0, pitch: 0.5, frontalness: 0.9, faceSize: 150, eyeDistance: 60, sharpness: 300, score: 0.999 };
-  const analyzer = { analyze: async () => ({ faces: [{ box: [100, 100, 150, 150], score: 0.999, landmarks: [], quality, embedding: current }], primary: 0, timings: {} }) };
-  const events: { person: { name: string } | null; relay: string }[] = [];
-  const loop = new RecognitionLoop(
-    { next: async () => null },
-    analyzer as never,
-    () => ({ index, modelId: 'm', modelSha: 's', groupsOf: () => [] }),
-    new DoorPolicy([door({ cooldownMs: 0 })]),
-    { gate: { minFaceSize: 60, minSharpness: 40, minFrontalness: 0.35, minScore: 0.95 }, match: { threshold: 0.5, margin: 0.05, aggregation: 'max', negativeMargin: 0 }, tracker: { minIou: 0.3, maxGapMs: 1000 }, fusion: { n: 3, m: 5 } },
-    { onEvent: (e) => events.push(e), onFrame: () => {} },
-  );
-  for (let i = 0; i < 5; i++) await loop.processFrame({ mat: null as never, seq: i, capturedAtMs: Date.now() });
-  assert.deepEqual(events.map((e) => e.person?.name), ['alice'], 'one decision for five frames of one person');
-  current = unit(0, 1);
-  for (let i = 5; i < 10; i++) await loop.processFrame({ mat: null as never, seq: i, capturedAtMs: Date.now() });
-  assert.deepEqual(events.map((e) => e.person?.name), ['alice', 'bob']);
 });

@@ -43,6 +43,7 @@ export function pipelineOptions(loaded: LoadedConfig, log?: (l: string) => void)
     embedderId: c.models.embedder,
     providers: c.models.providers,
     threads: c.models.threads,
+    detectorType: c.detector.type,
     mtcnn: { minSize: c.detector.minSize, thresholds: c.detector.thresholds, factor: c.detector.factor },
     log,
   };

@@ -3,7 +3,7 @@
 // whichever photos happen to be at hand.
 import { cv, type Mat } from '../vision/opencv.js';
 import { decodeImage, loadImage } from '../vision/image.js';
-import type { MtcnnDetector } from '../vision/mtcnn/detector.js';
+import type { FaceDetector } from '../vision/detection/face-detector.js';
 import type { SamplePhotos } from '../fixtures/sample-photos.js';
 
 export const FRAME_WIDTH = 640;
@@ -94,7 +94,7 @@ function encodeJpeg(rgb: Mat): Buffer {
  * the decoded JPEG, which is what the benchmark runs) so a changed photo or detector cannot
  * silently turn "5-face" timings into 4-face ones.
  */
-export async function buildBenchFrames(photos: SamplePhotos, floatDetector: MtcnnDetector): Promise<BenchFrame[]> {
+export async function buildBenchFrames(photos: SamplePhotos, floatDetector: FaceDetector): Promise<BenchFrame[]> {
   const frames: BenchFrame[] = [];
   for (const spec of FRAME_SPECS) {
     const images = spec.sources.map((key) => {

@@ -4,9 +4,10 @@ import { createRequire } from 'node:module';
 import { arch, availableParallelism, cpus, platform, release, totalmem } from 'node:os';
 import { loadDetector, loadEmbedder, type PrecisionChoice } from '../vision/face-pipeline.js';
 import { decodeImage } from '../vision/image.js';
-import type { MtcnnDetector } from '../vision/mtcnn/detector.js';
+import type { FaceDetector } from '../vision/detection/face-detector.js';
 import type { Embedder } from '../vision/embedder.js';
 import type { BenchFrame } from './frames.js';
+import type { ort } from '../runtime/onnx-session.js';
 
 export interface Summary {
   median: number;
@@ -34,7 +35,7 @@ export function summarize(samples: number[]): Summary {
   };
 }
 
-export const STAGES = ['decode', 'pyramid', 'pnet', 'rnet', 'onet', 'align', 'embed', 'total'] as const;
+export const STAGES = ['decode', 'pyramid', 'pnet', 'rnet', 'onet', 'align', 'embed', 'total', 'inference'] as const;
 export type Stage = (typeof STAGES)[number];
 
 /** Untimed runs first: ORT allocates its arenas and P-Net sees each pyramid shape once. */
@@ -79,8 +80,13 @@ export interface StageConfigResult {
   providers: { detector: string; embedder: string };
   /** Faces found in the last measured run; int8 detectors may disagree with the frame's float32 count. */
   faces: number;
-  /** Milliseconds. rnet/onet include cutting and normalising their crops; total also covers NMS and box bookkeeping. */
+  /**
+   * Milliseconds. rnet/onet include cutting and normalising their crops; total also covers NMS
+   * and box bookkeeping; inference is ONNX Runtime alone on the very tensors of the run (the limit).
+   */
   stages: Record<Stage, Summary>;
+  /** Median over runs of (total - decode) / inference: what detection + embedding cost around the models. */
+  overhead: number;
 }
 
 export interface StageBenchOptions {
@@ -95,8 +101,43 @@ export interface StageBenchOptions {
 
 type Sample = Record<Stage, number> & { faces: number };
 
+/** Keeps every (session, feeds) pair run since the last `take()`, to replay them alone. */
+class FeedRecorder {
+  private calls: { session: ort.InferenceSession; feeds: ort.InferenceSession.FeedsType }[] = [];
+
+  wrap = (_id: string, session: ort.InferenceSession): ort.InferenceSession => {
+    const calls = () => this.calls;
+    return new Proxy(session, {
+      get(target, prop, receiver) {
+        if (prop === 'run') {
+          return (feeds: ort.InferenceSession.FeedsType, ...rest: unknown[]) => {
+            calls().push({ session: target, feeds });
+            return (target.run as (...a: unknown[]) => Promise<ort.InferenceSession.ReturnType>).call(target, feeds, ...rest);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+  };
+
+  take() {
+    const c = this.calls;
+    this.calls = [];
+    return c;
+  }
+}
+
+/** The recorded runs again, back to back: ONNX Runtime time only. */
+async function replay(calls: ReturnType<FeedRecorder['take']>): Promise<number> {
+  const start = performance.now();
+  for (const c of calls) await c.session.run(c.feeds);
+  return performance.now() - start;
+}
+
 /** One frame through the whole pipeline, as the daemon would run it, timed per stage. */
-async function timeOnce(frame: BenchFrame, detector: MtcnnDetector, embedder: Embedder): Promise<Sample> {
+async function timeOnce(frame: BenchFrame, detector: FaceDetector, embedder: Embedder, recorder: FeedRecorder): Promise<Sample> {
+  recorder.take();
   const t0 = performance.now();
   const { mat } = decodeImage(frame.jpeg, frame.name);
   const t1 = performance.now();
@@ -108,13 +149,14 @@ async function timeOnce(frame: BenchFrame, detector: MtcnnDetector, embedder: Em
   const t4 = performance.now();
   return {
     decode: t1 - t0,
-    pyramid: timings.pyramidMs,
-    pnet: timings.pnetMs,
-    rnet: timings.rnetMs,
-    onet: timings.onetMs,
+    pyramid: timings.pyramid ?? 0,
+    pnet: timings.pnet ?? 0,
+    rnet: timings.rnet ?? 0,
+    onet: timings.onet ?? 0,
     align: t3 - t2,
     embed: t4 - t3,
     total: t4 - t0,
+    inference: await replay(recorder.take()),
     faces: faces.length,
   };
 }
@@ -128,21 +170,24 @@ export async function runStageBench(opts: StageBenchOptions): Promise<StageConfi
   const results: StageConfigResult[] = [];
   for (const precision of opts.precisions) {
     for (const threads of opts.threads) {
-      const pipeline = { modelsDir: opts.modelsDir, precision, threads, log: opts.log };
+      const recorder = new FeedRecorder();
+      const pipeline = { modelsDir: opts.modelsDir, precision, threads, log: opts.log, instrument: recorder.wrap };
       const { detector, provider: detectorProvider } = await loadDetector(pipeline);
       const { embedder, provider: embedderProvider } = await loadEmbedder(pipeline);
       for (const frame of opts.frames) {
         opts.onProgress?.(`[${results.length + 1}/${total}] ${precision}, ${threads} thread${threads === 1 ? '' : 's'}, ${frame.name} frame`);
-        for (let i = 0; i < WARMUP_RUNS; i++) await timeOnce(frame, detector, embedder);
+        for (let i = 0; i < WARMUP_RUNS; i++) await timeOnce(frame, detector, embedder, recorder);
         const samples: Sample[] = [];
-        for (let i = 0; i < opts.runs; i++) samples.push(await timeOnce(frame, detector, embedder));
+        for (let i = 0; i < opts.runs; i++) samples.push(await timeOnce(frame, detector, embedder, recorder));
+        const stages = summarizeStages(samples);
         results.push({
           precision,
           threads,
           frame: frame.name,
           providers: { detector: detectorProvider, embedder: embedderProvider },
           faces: samples.at(-1)!.faces,
-          stages: summarizeStages(samples),
+          stages,
+          overhead: summarize(samples.map((s) => (s.total - s.decode) / s.inference)).median,
         });
       }
     }

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { DEFAULT_CODE_FORMAT, HA_CODE_HASH_PATTERN } from '../mqtt/ha-code.js';
 import { CameraConfig } from '../camera/camera-config.js';
+import { DEFAULT_REGIONS, DEFAULT_VISIT } from '../recognition/loop-defaults.js';
 
 /** Applied by reload_config while the daemon runs. */
 export const LIVE = { reload: 'live' } as const;
@@ -24,11 +25,12 @@ export const ModelsConfig = z
 
 export const DetectorConfig = z
   .strictObject({
+    type: z.enum(['mtcnn']).default('mtcnn').describe('face detector family (its models come from the manifest)'),
     minSize: z.number().min(8).default(20).describe('MTCNN minimum face size in pixels'),
     thresholds: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.6, 0.7, 0.7]).describe('P/R/O-Net face probability thresholds'),
     factor: z.number().gt(0).lt(1).default(0.709).describe('image pyramid scale factor'),
   })
-  .default({ minSize: 20, thresholds: [0.6, 0.7, 0.7], factor: 0.709 });
+  .default({ type: 'mtcnn', minSize: 20, thresholds: [0.6, 0.7, 0.7], factor: 0.709 });
 
 export const QualityConfig = z
   .strictObject({
@@ -168,8 +170,27 @@ export const RecognitionConfig = z
     fusionM: z.number().int().min(1).default(5).describe('the M of N-of-M fusion'),
     trackMinIou: z.number().min(0).max(1).default(0.3).describe('box overlap that continues a track'),
     trackMaxGapMs: z.number().int().min(0).default(1500).describe('a track unseen for this long ends (the person left)'),
+    roiTracking: z.boolean().default(DEFAULT_REGIONS.enabled).describe('detect faces only around the tracked ones (where they are predicted to be), with a full-frame search every fullFrameEveryMs'),
+    fullFrameEveryMs: z.number().int().min(0).default(DEFAULT_REGIONS.fullFrameEveryMs).describe('full-frame face search at least this often while faces are tracked: the longest a new arrival goes unseen'),
+    roiMargin: z.number().min(0).max(5).default(DEFAULT_REGIONS.margin).describe('search margin around a predicted face, in face sides on each side'),
+    roiMinSizeRatio: z.number().gt(0).max(1).default(DEFAULT_REGIONS.minSizeRatio).describe("smallest face searched for around a track, as a share of the track's face size"),
+    qualityWaitMs: z.number().int().min(0).default(DEFAULT_VISIT.qualityWaitMs).describe('a visit whose faces all fail the quality gate waits this long for a usable one before clear matches of poor faces may decide it (denied-quality only when the visit ends without a usable face)'),
+    poorMatchMargin: z.number().min(0).max(1).default(DEFAULT_VISIT.poorMatchMargin).describe('a face below the quality gate votes for a person only with a score this much above matching.threshold'),
+    recheckMs: z.number().int().min(50).default(DEFAULT_VISIT.recheckMs).describe("a decided visit's face is identified again this often, so a change of person is caught"),
   })
-  .default({ fusionN: 3, fusionM: 5, trackMinIou: 0.3, trackMaxGapMs: 1500 });
+  .default({
+    fusionN: 3,
+    fusionM: 5,
+    trackMinIou: 0.3,
+    trackMaxGapMs: 1500,
+    roiTracking: DEFAULT_REGIONS.enabled,
+    fullFrameEveryMs: DEFAULT_REGIONS.fullFrameEveryMs,
+    roiMargin: DEFAULT_REGIONS.margin,
+    roiMinSizeRatio: DEFAULT_REGIONS.minSizeRatio,
+    qualityWaitMs: DEFAULT_VISIT.qualityWaitMs,
+    poorMatchMargin: DEFAULT_VISIT.poorMatchMargin,
+    recheckMs: DEFAULT_VISIT.recheckMs,
+  });
 
 export const EnrollmentConfig = z
   .strictObject({

@@ -39,6 +39,7 @@ import { EventRecorder } from './event-recorder.js';
 import { GalleryService } from './gallery-service.js';
 import { MQTT_EVENT_KINDS, MqttLink } from './mqtt-link.js';
 import { Recognition } from './recognition.js';
+import { trackSettings } from '../recognition/loop-settings.js';
 import { StatusLights } from './status-lights.js';
 import { Supervision } from './supervision.js';
 import type { Logger } from './logger.js';
@@ -144,8 +145,7 @@ export class Daemon {
       settings: {
         gate: this.live.gate,
         match: this.live.match,
-        tracker: { minIou: c.recognition.trackMinIou, maxGapMs: c.recognition.trackMaxGapMs },
-        fusion: { n: c.recognition.fusionN, m: c.recognition.fusionM },
+        ...trackSettings(c.recognition),
       },
       enrollment: () => this.enrollment,
       bus: this.bus,

@@ -1,7 +1,7 @@
 // The recognition loop as a component: frames from the camera port, decisions and per-frame
 // reports onto the bus. The loop itself (src/recognition/) stays free of the daemon.
 import type { Component } from '../core/component.js';
-import type { EventBus, FaceInView } from '../core/event-bus.js';
+import type { EventBus } from '../core/event-bus.js';
 import type { FaceAnalyzer } from '../vision/face-analyzer.js';
 import { DoorPolicy, type DoorRule } from '../recognition/door-policy.js';
 import { RecognitionLoop, type FramePort, type FrameReport, type GallerySnapshot, type LoopFrame, type LoopSettings } from '../recognition/recognition-loop.js';
@@ -35,6 +35,7 @@ export class Recognition implements Component {
       onEvent: (e) => d.bus.emit('decision', e),
       onFrame: (report, frame) => this.onFrame(report, frame),
       onError: (err) => d.log.error({ err: err.message }, `frame failed: ${err.message}`),
+      needEmbeddings: () => d.enrollment()?.capturing ?? false,
     });
     this.loop.start();
   }
@@ -52,13 +53,11 @@ export class Recognition implements Component {
 
   private onFrame(report: FrameReport, frame: LoopFrame): void {
     const d = this.deps;
-    const t = report.analysis.timings;
-    const timings: Record<string, number> = { pyramid: t.pyramidMs, pnet: t.pnetMs, rnet: t.rnetMs, onet: t.onetMs, align: t.alignMs, embed: t.embedMs, identify: report.identifyMs, total: report.totalMs };
+    const { timings, faces } = report;
     d.metrics.framesProcessed.inc();
     for (const [stage, ms] of Object.entries(timings)) d.metrics.stageSeconds.observe({ stage }, ms / 1000);
     const enrollment = d.enrollment();
     if (enrollment?.capturing) enrollment.offer(report.analysis, frame.mat, `frame ${frame.seq}`);
-    const faces: FaceInView[] = report.analysis.faces.map((f) => ({ trackId: 0, box: f.box, label: null, score: f.score, usable: true }));
     d.bus.emit('frame.analysed', { seq: frame.seq, capturedAtMs: frame.capturedAtMs, width: frame.mat.cols, height: frame.mat.rows, faces, timings, image: frame.mat });
   }
 }

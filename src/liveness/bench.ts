@@ -2,7 +2,7 @@
 // one planarity comparison (ORB features + two RANSAC fits) and the fusion, on real faces.
 import { performance } from 'node:perf_hooks';
 import type { Mat } from '../vision/opencv.js';
-import type { DetectedFace } from '../vision/mtcnn/detector.js';
+import type { DetectedFace } from '../vision/detection/face-detector.js';
 import { squareFaceCrop } from './face-crop.js';
 import { DTN_INPUT_SIZE, type DtnScorer } from './dtn-scorer.js';
 import { fuse, type FusionModel } from './fusion.js';

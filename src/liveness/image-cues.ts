@@ -2,7 +2,7 @@
 // calibrate-liveness compute for each labelled photo.
 import { cv } from '../vision/opencv.js';
 import { loadImage, errorReason } from '../vision/image.js';
-import type { MtcnnDetector } from '../vision/mtcnn/detector.js';
+import type { FaceDetector } from '../vision/detection/face-detector.js';
 import { primaryFace } from '../vision/quality.js';
 import { passiveCues, type PassiveScorer } from './passive-scorers.js';
 import type { SpoofSample } from './spoof-set.js';
@@ -17,7 +17,7 @@ const RETRY_BORDER = 0.4;
 
 export async function cuesOfImages(
   samples: readonly SpoofSample[],
-  detector: MtcnnDetector,
+  detector: FaceDetector,
   scorers: readonly PassiveScorer[],
   onProgress?: (done: number, total: number) => void,
 ): Promise<ImageCues[]> {

@@ -3,7 +3,7 @@
 // test on every face. Doors read the verdict: passive doors need state 'live'; strict doors also
 // need `temporalProof` and wait while it is missing.
 import type { Mat } from '../vision/opencv.js';
-import type { DetectedFace } from '../vision/mtcnn/detector.js';
+import type { DetectedFace } from '../vision/detection/face-detector.js';
 import type { LivenessCheck, LivenessVerdict } from '../recognition/liveness-slot.js';
 import { fuse, type FusionModel } from './fusion.js';
 import { passiveCues, type PassiveScorer } from './passive-scorers.js';

@@ -1,7 +1,7 @@
 // Passive scorers: cues from one face in one frame. Each scorer names the cues it gives; the
 // fusion model says which of them it reads.
 import type { Mat } from '../vision/opencv.js';
-import type { DetectedFace } from '../vision/mtcnn/detector.js';
+import type { DetectedFace } from '../vision/detection/face-detector.js';
 import { squareFaceCrop } from './face-crop.js';
 import { DTN_INPUT_SIZE, type DtnScorer } from './dtn-scorer.js';
 import { TEXTURE_CUE_NAMES, textureCues } from './texture-cues.js';

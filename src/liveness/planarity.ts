@@ -9,7 +9,7 @@
 // the plane does NOT explain. A plane scores about 0; a turning head clearly more. A face that
 // barely moves gives no evidence either way: the test only speaks once the face moved enough.
 import { cv, type Mat } from '../vision/opencv.js';
-import type { DetectedFace } from '../vision/mtcnn/detector.js';
+import type { DetectedFace } from '../vision/detection/face-detector.js';
 
 export interface PlanarityOptions {
   /** Matched features needed before a pair says anything. */

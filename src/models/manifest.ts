@@ -63,7 +63,8 @@ const Tuning = z.object({
 export const ModelEntrySchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, dot, dash, underscore'),
-    role: z.enum(['detector-pnet', 'detector-rnet', 'detector-onet', 'embedder', 'anti-spoof']),
+    // 'detector': a one-model face detector (boxes + five landmarks); MTCNN has its three nets.
+    role: z.enum(['detector', 'detector-pnet', 'detector-rnet', 'detector-onet', 'embedder', 'anti-spoof']),
     family: z.string(),
     file: z.string(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),

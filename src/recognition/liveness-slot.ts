@@ -2,7 +2,7 @@
 // embed -> identify -> fuse -> decide). The loop feeds every usable face of a track to the check
 // and asks for the track's verdict when it decides; a door's `liveness` mode says what it needs.
 import type { Mat } from '../vision/opencv.js';
-import type { DetectedFace } from '../vision/mtcnn/detector.js';
+import type { DetectedFace } from '../vision/detection/face-detector.js';
 
 export interface LivenessVerdict {
   /** 'pending': not enough evidence yet (temporal cues need several frames). */

@@ -1,4 +1,4 @@
-import type { DetectedFace } from './mtcnn/detector.js';
+import type { DetectedFace } from './detection/face-detector.js';
 
 /** Plain-text lines for people: one header per image, one line per face. */
 export function formatFaces(file: string, w: number, h: number, faces: DetectedFace[]): string[] {

@@ -4,7 +4,7 @@ import { cv, type Mat } from './opencv.js';
 import { matToChw } from './image.js';
 import { ort } from '../runtime/onnx-session.js';
 import type { ModelEntry } from '../models/manifest.js';
-import type { DetectedFace } from './mtcnn/detector.js';
+import type { DetectedFace } from './detection/face-detector.js';
 import { marginCropRect, scaledTemplate, similarityTransform } from './align/similarity.js';
 
 export class Embedder {

@@ -1,8 +1,7 @@
 // Detect -> crop -> quality -> embed for one image: what compare, eval, the gallery and the
 // daemon all need, in one place.
 import { cv, type Mat } from './opencv.js';
-import type { DetectedFace, MtcnnDetector, Point } from './mtcnn/detector.js';
-import type { StageTimings } from './mtcnn/stages.js';
+import type { DetectedFace, FaceDetector, Point } from './detection/face-detector.js';
 import type { Embedder } from './embedder.js';
 import { faceQuality, primaryFace, type FaceQuality } from './quality.js';
 
@@ -12,11 +11,19 @@ export interface AnalyzedFace extends DetectedFace {
   embedding?: Float32Array;
 }
 
+export interface PreparedFace {
+  face: DetectedFace;
+  /** The embedder's aligned crop (RGB, its input size). */
+  crop: Mat;
+  quality: FaceQuality;
+}
+
 export interface Analysis {
   faces: AnalyzedFace[];
   /** Index of the face a one-person photo is about, or -1 when there is none. */
   primary: number;
-  timings: StageTimings & { alignMs: number; embedMs: number };
+  /** Milliseconds per named stage: the detector's (MTCNN: pyramid, pnet, rnet, onet), then align and embed. */
+  timings: Record<string, number>;
 }
 
 export interface AnalyzerOptions {
@@ -43,7 +50,7 @@ export class FaceAnalyzer {
   readonly options: AnalyzerOptions;
 
   constructor(
-    readonly detector: MtcnnDetector,
+    readonly detector: FaceDetector,
     readonly embedder: Embedder,
     options: Partial<AnalyzerOptions> = {},
   ) {
@@ -73,7 +80,23 @@ export class FaceAnalyzer {
       const face = pad > 0 ? shift(f, -pad) : f;
       return { ...face, quality: faceQuality(face, crops[i]!), ...(wanted[i] ? { embedding: vectors[next++]! } : {}) };
     });
-    return { faces: analyzed, primary, timings: { ...timings, alignMs, embedMs } };
+    return { faces: analyzed, primary, timings: { ...timings, align: alignMs, embed: embedMs } };
+  }
+
+  /**
+   * Crop and quality of faces already found (the recognition loop detects per track region and
+   * decides per track which faces to embed).
+   */
+  prepare(image: Mat, faces: readonly DetectedFace[]): PreparedFace[] {
+    return faces.map((face) => {
+      const crop = this.embedder.crop(image, face);
+      return { face, crop, quality: faceQuality(face, crop) };
+    });
+  }
+
+  /** One batch through the embedder: L2-normalised vectors in the crops' order. */
+  embedCrops(crops: Mat[]): Promise<Float32Array[]> {
+    return this.embedder.embedCrops(crops);
   }
 }
 

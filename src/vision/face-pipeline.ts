@@ -1,8 +1,9 @@
 // Loads the detector and embedder named by the manifest for the chosen precision and providers.
-import { createSession, type ExecutionProvider } from '../runtime/onnx-session.js';
-import { findModel, mtcnnIds, readManifest, verifiedModelPath, type Manifest, type ModelEntry, type Precision } from '../models/manifest.js';
-import { MtcnnDetector } from './mtcnn/detector.js';
+import { createSession, type ExecutionProvider, type ort } from '../runtime/onnx-session.js';
+import { findModel, readManifest, verifiedModelPath, type Manifest, type ModelEntry, type Precision } from '../models/manifest.js';
 import type { MtcnnOptions } from './mtcnn/options.js';
+import { loadMtcnn } from './mtcnn/load-mtcnn.js';
+import type { FaceDetector } from './detection/face-detector.js';
 import { Embedder } from './embedder.js';
 
 export type PrecisionChoice = 'float32' | 'int8' | 'int8-weights';
@@ -14,15 +15,19 @@ export function toPrecision(p: PrecisionChoice): Precision {
 export interface PipelineOptions {
   modelsDir: string;
   precision?: PrecisionChoice;
+  /** Detector family (config `detector.type`); default MTCNN. */
+  detectorType?: string;
   /** Manifest id of the embedder; default: MobileFaceNet of the chosen precision. */
   embedderId?: string;
   providers?: ExecutionProvider[];
   threads?: number;
   mtcnn?: Partial<MtcnnOptions>;
   log?: (line: string) => void;
+  /** Wraps each session as it is created (`facegate bench` records the tensors it is fed). */
+  instrument?: (modelId: string, session: ort.InferenceSession) => ort.InferenceSession;
 }
 
-async function sessionFor(modelsDir: string, entry: ModelEntry, opts: PipelineOptions) {
+export async function sessionFor(modelsDir: string, entry: ModelEntry, opts: PipelineOptions) {
   const path = verifiedModelPath(modelsDir, entry);
   const s = await createSession(path, {
     providers: opts.providers,
@@ -30,21 +35,29 @@ async function sessionFor(modelsDir: string, entry: ModelEntry, opts: PipelineOp
     foldWeightOnlyQuant: entry.runtime?.foldWeightOnlyQuant ?? false,
     log: opts.log,
   });
-  return s;
+  return opts.instrument ? { ...s, session: opts.instrument(entry.id, s.session) } : s;
 }
 
-export async function loadDetector(opts: PipelineOptions, manifest: Manifest = readManifest(opts.modelsDir)): Promise<{ detector: MtcnnDetector; provider: string; ids: string[] }> {
-  const ids = mtcnnIds(toPrecision(opts.precision ?? 'float32'));
-  const entries = { pnet: findModel(manifest, ids.pnet), rnet: findModel(manifest, ids.rnet), onet: findModel(manifest, ids.onet) };
-  const [pnet, rnet, onet] = await Promise.all([
-    sessionFor(opts.modelsDir, entries.pnet, opts),
-    sessionFor(opts.modelsDir, entries.rnet, opts),
-    sessionFor(opts.modelsDir, entries.onet, opts),
-  ]);
-  const norm = entries.pnet.input.normalisation;
-  if (norm.kind !== 'linear') throw new Error(`detector ${entries.pnet.id}: MTCNN needs linear normalisation`);
-  const detector = new MtcnnDetector({ pnet: pnet.session, rnet: rnet.session, onet: onet.session }, { mean: norm.mean, scale: norm.scale }, opts.mtcnn);
-  return { detector, provider: pnet.provider, ids: Object.values(ids) };
+export interface LoadedDetector {
+  detector: FaceDetector;
+  provider: string;
+  /** Manifest ids of the models it runs. */
+  ids: string[];
+}
+
+/**
+ * Detector families by manifest `family`: a new detector is its implementation plus one line
+ * here and its manifest entry (role 'detector').
+ */
+export const DETECTOR_FAMILIES: Record<string, (opts: PipelineOptions, manifest: Manifest) => Promise<LoadedDetector>> = {
+  mtcnn: loadMtcnn,
+};
+
+export async function loadDetector(opts: PipelineOptions, manifest: Manifest = readManifest(opts.modelsDir)): Promise<LoadedDetector> {
+  const type = opts.detectorType ?? 'mtcnn';
+  const load = DETECTOR_FAMILIES[type];
+  if (!load) throw new Error(`unknown detector type "${type}" (known: ${Object.keys(DETECTOR_FAMILIES).join(', ')})`);
+  return load(opts, manifest);
 }
 
 export function defaultEmbedderId(precision: PrecisionChoice): string {

@@ -114,7 +114,10 @@ export function matToChw(mat: Mat, mean: number, scale: number, out?: Float32Arr
   const channels = f.splitChannels();
   channels.forEach((c, i) => {
     const buf = c.getData();
-    target.set(new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)), offset + i * plane);
+    // getData copies into a fresh Buffer; view it in place when it is 4-byte aligned (it is for
+    // anything but tiny planes) instead of copying it once more.
+    const view = buf.byteOffset % 4 === 0 ? new Float32Array(buf.buffer, buf.byteOffset, plane) : new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    target.set(view, offset + i * plane);
   });
   return target;
 }

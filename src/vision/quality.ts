@@ -1,7 +1,7 @@
 // Per-face quality signals. Later stages gate enrollment and unlocking on them: a blurred,
 // tiny or turned-away face gives embeddings that match the wrong person more often.
 import { cv, type Mat } from './opencv.js';
-import type { DetectedFace, Point } from './mtcnn/detector.js';
+import type { DetectedFace, Point } from './detection/face-detector.js';
 
 export interface FacePose {
   /** In-plane rotation of the eye line, degrees (0 = level). */

@@ -4,7 +4,7 @@ import { loadDetector } from '../../vision/face-pipeline.js';
 import { makeDirs } from '../../util/make-dirs.js';
 import { errorReason, loadImage } from '../../vision/image.js';
 import { cv, type Mat } from '../../vision/opencv.js';
-import type { DetectedFace } from '../../vision/mtcnn/detector.js';
+import type { DetectedFace } from '../../vision/detection/face-detector.js';
 import { formatFaces } from '../../vision/describe-faces.js';
 import { info, printJson } from '../output.js';
 import { addPipelineOptions, cliModels, type PipelineCliOptions } from './pipeline-options.js';
@@ -27,7 +27,7 @@ export function registerDetectCommand(program: Command): void {
     if (o.draw) makeDirs(o.draw);
     const { pipeline } = cliModels(o, { quiet: o.json === true });
     const { detector, provider } = await loadDetector(pipeline);
-    if (!o.json) info(`detector: MTCNN ${pipeline.precision}, provider ${provider}`);
+    if (!o.json) info(`detector: ${detector.family} ${pipeline.precision}, provider ${provider}`);
     const results: { file: string; width?: number; height?: number; faces?: DetectedFace[]; error?: string }[] = [];
     for (const file of images) {
       try {

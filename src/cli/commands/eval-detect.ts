@@ -17,7 +17,7 @@ import {
 } from '../../eval/detection-eval.js';
 import { loadDetector } from '../../vision/face-pipeline.js';
 import { errorReason, loadImage } from '../../vision/image.js';
-import type { MtcnnDetector } from '../../vision/mtcnn/detector.js';
+import type { FaceDetector } from '../../vision/detection/face-detector.js';
 import { CliError, fmt, info, onFile, printJson } from '../output.js';
 import { addPipelineOptions, cliModels, type PipelineCliOptions } from './pipeline-options.js';
 
@@ -135,13 +135,13 @@ function listImages(dir: string): { dir: string; files: string[] } {
   return { dir, files };
 }
 
-async function detectBoxes(detector: MtcnnDetector, path: string): Promise<{ faces: ScoredBox[]; width: number; height: number }> {
+async function detectBoxes(detector: FaceDetector, path: string): Promise<{ faces: ScoredBox[]; width: number; height: number }> {
   const img = loadImage(path);
   const { faces } = await detector.detect(img.mat);
   return { faces: faces.map((f) => ({ box: boxFromXywh(f.box), score: f.score })), width: img.width, height: img.height };
 }
 
-async function evaluateBoxes(detector: MtcnnDetector, truth: GroundTruth, root: string, rule: MatchRule): Promise<{ images: BoxesImageResult[]; totals: DetectionTotals; errors: number }> {
+async function evaluateBoxes(detector: FaceDetector, truth: GroundTruth, root: string, rule: MatchRule): Promise<{ images: BoxesImageResult[]; totals: DetectionTotals; errors: number }> {
   const images: BoxesImageResult[] = [];
   const matched: ImageMatch[] = [];
   for (const entry of truth.images) {
@@ -171,7 +171,7 @@ async function evaluateBoxes(detector: MtcnnDetector, truth: GroundTruth, root: 
   return { images, totals: detectionTotals(matched), errors: images.length - matched.length };
 }
 
-async function scanNegatives(detector: MtcnnDetector, files: string[]): Promise<NegativeImageResult[]> {
+async function scanNegatives(detector: FaceDetector, files: string[]): Promise<NegativeImageResult[]> {
   const out: NegativeImageResult[] = [];
   for (const file of files) {
     try {

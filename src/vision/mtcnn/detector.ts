@@ -1,24 +1,10 @@
 // MTCNN face detector on ONNX Runtime: the stages wired together, image in, faces out.
-import type { Mat } from '../opencv.js';
+import { cv, type Mat } from '../opencv.js';
 import type { ort } from '../../runtime/onnx-session.js';
+import type { DetectedFace, DetectionResult, DetectOptions, FaceDetector, Point } from '../detection/face-detector.js';
 import { DEFAULT_MTCNN_OPTIONS, type MtcnnOptions } from './options.js';
 import { stage1, stage2, stage3, type Normalisation, type StageTimings } from './stages.js';
-
-export type Point = [number, number];
-
-export interface DetectedFace {
-  /** [x, y, width, height] in pixels, clipped to the image. */
-  box: [number, number, number, number];
-  /** O-Net face probability. */
-  score: number;
-  /** Left eye, right eye, nose, left mouth corner, right mouth corner (as seen in the image). */
-  landmarks: [Point, Point, Point, Point, Point];
-}
-
-export interface DetectionResult {
-  faces: DetectedFace[];
-  timings: StageTimings;
-}
+import type { CandidateBox } from './boxes.js';
 
 export interface MtcnnSessions {
   pnet: ort.InferenceSession;
@@ -26,7 +12,8 @@ export interface MtcnnSessions {
   onet: ort.InferenceSession;
 }
 
-export class MtcnnDetector {
+export class MtcnnDetector implements FaceDetector {
+  readonly family = 'mtcnn';
   readonly options: MtcnnOptions;
 
   constructor(
@@ -42,10 +29,22 @@ export class MtcnnDetector {
     await Promise.all([this.sessions.pnet.release(), this.sessions.rnet.release(), this.sessions.onet.release()]);
   }
 
-  async detect(image: Mat): Promise<DetectionResult> {
+  /**
+   * With a region of interest only P-Net's pyramid is built over the region; R-Net and O-Net
+   * crop from the whole image, so a face cut by the region's edge still gets its real pixels.
+   */
+  async detect(image: Mat, options: DetectOptions = {}): Promise<DetectionResult> {
     const t: StageTimings = { pyramidMs: 0, pnetMs: 0, rnetMs: 0, onetMs: 0 };
-    const opts = this.options;
-    let boxes = await stage1(this.sessions.pnet, image, opts, this.normalisation, t);
+    const opts = options.minSize !== undefined ? { ...this.options, minSize: Math.max(12, options.minSize) } : this.options;
+    const roi = options.roi ? clipRect(options.roi, image.cols, image.rows) : null;
+    let boxes: CandidateBox[];
+    if (roi) {
+      if (roi[2] < 12 || roi[3] < 12) return { faces: [], timings: named(t) };
+      const region = image.getRegion(new cv.Rect(roi[0], roi[1], roi[2], roi[3]));
+      boxes = (await stage1(this.sessions.pnet, region, opts, this.normalisation, t)).map((b) => ({ ...b, x1: b.x1 + roi[0], y1: b.y1 + roi[1], x2: b.x2 + roi[0], y2: b.y2 + roi[1] }));
+    } else {
+      boxes = await stage1(this.sessions.pnet, image, opts, this.normalisation, t);
+    }
     boxes = await stage2(this.sessions.rnet, image, boxes, opts, this.normalisation, t);
     boxes = await stage3(this.sessions.onet, image, boxes, opts, this.normalisation, t);
     const faces = boxes.map((b): DetectedFace => {
@@ -60,8 +59,20 @@ export class MtcnnDetector {
         landmarks: [0, 1, 2, 3, 4].map((k) => [round2(lm[k]!), round2(lm[k + 5]!)] as Point) as DetectedFace['landmarks'],
       };
     });
-    return { faces, timings: t };
+    return { faces, timings: named(t) };
   }
+}
+
+function named(t: StageTimings): Record<string, number> {
+  return { pyramid: t.pyramidMs, pnet: t.pnetMs, rnet: t.rnetMs, onet: t.onetMs };
+}
+
+function clipRect([x, y, w, h]: [number, number, number, number], width: number, height: number): [number, number, number, number] {
+  const x1 = Math.max(0, Math.floor(x));
+  const y1 = Math.max(0, Math.floor(y));
+  const x2 = Math.min(width, Math.ceil(x + w));
+  const y2 = Math.min(height, Math.ceil(y + h));
+  return [x1, y1, Math.max(0, x2 - x1), Math.max(0, y2 - y1)];
 }
 
 function round2(v: number): number {
