@@ -146,6 +146,15 @@ export class Daemon {
         gate: this.live.gate,
         match: this.live.match,
         ...trackSettings(c.recognition),
+        // Loaded with the models (after this is built): the loop reaches it through this stand-in.
+        // With no door checking, the stand-in is the "every track live" slot; a checking door
+        // always has the real check (loadModels fails otherwise).
+        liveness: {
+          observe: (trackId, input) => (this.liveness ?? NO_LIVENESS_CHECK).observe(trackId, input),
+          verdict: (trackId) => (this.liveness ?? NO_LIVENESS_CHECK).verdict(trackId),
+          forget: (trackId) => (this.liveness ?? NO_LIVENESS_CHECK).forget(trackId),
+        },
+        clock: this.clock,
       },
       enrollment: () => this.enrollment,
       bus: this.bus,
