@@ -141,6 +141,7 @@ export class Daemon {
       stopFrames: () => this.camera.stop(),
       analyzer: () => this.analyzer!,
       gallery: () => this.gallery.snapshot,
+      personUuid: (id) => this.gallery.snapshot.uuidOf(id),
       doors: this.live.doors,
       settings: {
         gate: this.live.gate,

@@ -9,6 +9,8 @@ export interface LoadedSnapshot extends GallerySnapshot {
   people: number;
   templates: number;
   dataVersion: number;
+  /** The stable UUID of a person of this snapshot (local ids differ between controllers). */
+  uuidOf(personId: number): string | undefined;
   /** Frees what the snapshot holds outside the JS heap (the ONNX scorer session of a large gallery). */
   release(): Promise<void>;
 }
@@ -17,7 +19,9 @@ export async function loadSnapshot(store: GalleryStore, model: ModelTag): Promis
   const dataVersion = store.dataVersion();
   const matrix = store.matrixFor(model);
   const negatives = store.negativesMatrixFor(model);
-  const groups = new Map(store.listPeople().map((p) => [p.name, p.groups]));
+  const people = store.listPeople();
+  const groups = new Map(people.map((p) => [p.name, p.groups]));
+  const uuids = new Map(people.map((p) => [p.id, p.uuid]));
   const scorer = await rowScorerFor(matrix.vectors, matrix.dim);
   return {
     index: new SearchIndex(matrix, negatives, scorer),
@@ -27,6 +31,7 @@ export async function loadSnapshot(store: GalleryStore, model: ModelTag): Promis
     people: matrix.names.size,
     templates: matrix.personIds.length,
     dataVersion,
+    uuidOf: (id) => uuids.get(id),
     release: async () => {
       await scorer?.release();
     },

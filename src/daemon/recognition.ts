@@ -20,6 +20,7 @@ export class Recognition implements Component {
       stopFrames: () => Promise<void>;
       analyzer: () => FaceAnalyzer;
       gallery: () => GallerySnapshot;
+      personUuid: (personId: number) => string | undefined;
       doors: DoorRule[];
       settings: LoopSettings;
       enrollment: () => ButtonEnrollment | undefined;
@@ -32,7 +33,10 @@ export class Recognition implements Component {
   start(): void {
     const d = this.deps;
     this.loop = new RecognitionLoop(d.frames, d.analyzer(), d.gallery, new DoorPolicy(d.doors), d.settings, {
-      onEvent: (e) => d.bus.emit('decision', e),
+      onEvent: (e) => {
+        const uuid = e.person ? d.personUuid(e.person.id) : undefined;
+        d.bus.emit('decision', e.person && uuid ? { ...e, person: { ...e.person, uuid } } : e);
+      },
       onFrame: (report, frame) => this.onFrame(report, frame),
       onError: (err) => d.log.error({ err: err.message }, `frame failed: ${err.message}`),
       needEmbeddings: () => d.enrollment()?.capturing ?? false,

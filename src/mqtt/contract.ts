@@ -83,7 +83,10 @@ export const RecognitionPayload = z
       ),
     relay: z.enum(['pulse', 'none', 'cooldown']).describe('pulse: the relay opened the door; cooldown: granted again within the cooldown, relay not pulsed'),
     track_id: int.describe('the face track (one person walking up) the decision is about'),
-    person: z.object({ id: int, name: z.string() }).nullable().describe('the identified person, or null (unknown face, no usable face)'),
+    person: z
+      .object({ id: int, name: z.string(), uuid: z.string().optional().describe('stable across controllers and renames (fleet sync); the id is this controller\'s own') })
+      .nullable()
+      .describe('the identified person, or null (unknown face, no usable face)'),
     score: z.number().describe('mean cosine similarity of the agreeing frames to the best person'),
     margin: z.number().describe('mean lead of the best person over the second best'),
     votes: int.describe('agreeing frames'),
@@ -94,6 +97,15 @@ export const RecognitionPayload = z
     box: z.tuple([int, int, int, int]).describe('last face box in the frame: x, y, width, height (pixels)'),
     model_id: z.string().describe('embedder model id (templates of other models are never compared)'),
     latency_ms: int.describe('from the track\'s first sighting to the decision'),
+    liveness: z
+      .object({
+        state: z.enum(['live', 'spoof', 'pending']),
+        score: z.number().describe('fused passive score, p(live) 0..1'),
+        temporal_proof: z.boolean().describe('the face moved in 3-D (not as one flat plane) on this track'),
+        cues: z.record(z.string(), z.number()).describe('per-cue scores'),
+      })
+      .optional()
+      .describe('doors with liveness passive or strict: the presentation-attack verdict (reason denied-spoof when it said spoof)'),
   })
   .describe('`<base>/<device>/event/recognition`, QoS 1: one per door decision about a face');
 

@@ -17,7 +17,7 @@ export function recognitionMessage(e: RecognitionEvent, device: string): Recogni
     reason: e.reason,
     relay: e.relay,
     track_id: e.trackId,
-    person: e.person ? { id: e.person.id, name: e.person.name } : null,
+    person: e.person ? { id: e.person.id, name: e.person.name, ...(e.person.uuid ? { uuid: e.person.uuid } : {}) } : null,
     score: e.score,
     margin: e.margin,
     votes: e.votes,
@@ -26,6 +26,7 @@ export function recognitionMessage(e: RecognitionEvent, device: string): Recogni
     box: e.box,
     model_id: e.modelId,
     latency_ms: e.latencyMs,
+    ...(e.liveness ? { liveness: { state: e.liveness.state, score: Math.round(e.liveness.score * 1000) / 1000, temporal_proof: e.liveness.temporalProof, cues: e.liveness.cues } } : {}),
   };
 }
 

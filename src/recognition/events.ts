@@ -10,7 +10,7 @@ export interface RecognitionEvent {
   reason: DecisionReason;
   relay: 'pulse' | 'none' | 'cooldown';
   trackId: number;
-  person: { id: number; name: string } | null;
+  person: { id: number; name: string; uuid?: string } | null;
   /** Mean identification score of the agreeing frames (cosine). */
   score: number;
   /** Mean margin to the second-best person over the agreeing frames. */
