@@ -54,7 +54,7 @@ const queued = (outbox: string) => {
   }
 };
 
-test('at least once, in order: 3 broker restarts and 2 SIGKILLs during ~2,600 decisions', { timeout: 150_000 }, async (t) => {
+test('at least once, in order: 3 broker restarts and 2 SIGKILLs during ~1,000 decisions', { timeout: 150_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'facegate-delivery-'));
   const broker = new Mosquitto(dir, { persistence: true });
   await broker.start();
@@ -75,12 +75,14 @@ test('at least once, in order: 3 broker restarts and 2 SIGKILLs during ~2,600 de
   try {
     // Run a: restart #1 mid-run, then SIGKILL while it publishes with the broker up.
     const a = producer(broker.url, outbox, 'a', 1000, 2);
-    await a.recordedAtLeast(300);
+    await a.recordedAtLeast(150);
     await broker.stop();
     await sleep(400);
     restarts.push(Date.now());
     await broker.start();
-    await a.recordedAtLeast(900);
+    // Killed while connected (a Last Will needs a connection), a few events after it is back.
+    for (let i = 0; i < 250 && !statuses.some((s) => s.atMs >= restarts.at(-1)! && s.payload === 'online'); i++) await sleep(20);
+    await a.recordedAtLeast(350);
     const killedAt = Date.now();
     a.child.kill('SIGKILL');
     await a.exited;
@@ -91,19 +93,19 @@ test('at least once, in order: 3 broker restarts and 2 SIGKILLs during ~2,600 de
     // Run b: resends a's leftovers, then the broker goes away (restart #2) and b is SIGKILLed
     // with a backlog that only the outbox file holds.
     const b = producer(broker.url, outbox, 'b', 800, 2);
-    await b.recordedAtLeast(200);
+    await b.recordedAtLeast(100);
     await broker.stop();
-    await b.recordedAtLeast(500);
+    await b.recordedAtLeast(250);
     b.child.kill('SIGKILL');
     await b.exited;
     const backlog = queued(outbox);
-    assert.ok(backlog >= 250, `only ${backlog} events queued after a SIGKILL during an outage`);
+    assert.ok(backlog >= 120, `only ${backlog} events queued after a SIGKILL during an outage`);
     restarts.push(Date.now());
     await broker.start();
 
     // Run c: delivers the backlog first, survives restart #3, then drains.
-    const c = producer(broker.url, outbox, 'c', 800, 2);
-    await c.recordedAtLeast(300);
+    const c = producer(broker.url, outbox, 'c', 300, 2);
+    await c.recordedAtLeast(120);
     await broker.stop();
     await sleep(400);
     restarts.push(Date.now());
@@ -114,7 +116,7 @@ test('at least once, in order: 3 broker restarts and 2 SIGKILLs during ~2,600 de
     const db = new Database(outbox, { readonly: true });
     const recorded = (db.prepare('SELECT id FROM events ORDER BY seq').all() as { id: string }[]).map((r) => r.id);
     db.close();
-    assert.ok(recorded.length >= 2000, `${recorded.length} events recorded`);
+    assert.ok(recorded.length >= 800, `${recorded.length} events recorded`);
     const want = new Set(recorded);
     for (let i = 0; i < 1000 && new Set(received).size < want.size; i++) await sleep(20);
     const first: string[] = [];
