@@ -8,6 +8,7 @@ import { machineFacts, peakRssKiB, PRECISIONS, runStageBench, STAGES, WARMUP_RUN
 import { runGalleryBench } from '../../bench/gallery-bench.js';
 import { CAMERA_FPS, runDaemonBench, type DaemonBenchResult } from '../../bench/daemon-bench.js';
 import { profileModels } from '../../bench/node-profile.js';
+import { fleetBench, liveViewBench, livenessBench } from '../../bench/extra-bench.js';
 import { info, printJson } from '../output.js';
 
 interface BenchOptions {
@@ -18,6 +19,11 @@ interface BenchOptions {
   gallery?: boolean;
   daemon?: boolean;
   profile?: boolean;
+  liveness?: boolean;
+  liveView?: boolean;
+  fleet?: boolean;
+  controllers: string;
+  people: string;
   json?: boolean;
 }
 
@@ -38,9 +44,20 @@ export function registerBenchCommand(program: Command): void {
     .option('--gallery', 'measure 1:N search over 1k, 10k and 100k templates instead of the vision stages')
     .option('--daemon', 'measure end-to-end frames per second of the daemon loop on a 640x480 video instead of the vision stages')
     .option('--profile', 'profile each model per ONNX operator type (ONNX Runtime profiler), float32 against static int8 on the same shapes')
+    .option('--liveness', 'milliseconds per face of each presentation-attack scorer (DTN, texture, planarity, fusion)')
+    .option('--live-view', 'recognition fps of the real daemon with and without a web console live-view viewer')
+    .option('--fleet', 'fleet sync: full resync of many simulated controllers on one local mosquitto (convergence time, message volume)')
+    .option('--controllers <n>', 'controllers for --fleet', '50')
+    .option('--people <n>', 'people for --fleet', '10000')
     .option('--json', 'print JSON')
     .action(async (o: BenchOptions) => {
-      const sections: BenchSection[] = o.daemon
+      const sections: BenchSection[] = o.liveness
+        ? [simpleSection('liveness', () => livenessBench(o.modelsDir, info), (r) => [`liveness, median ms per face over ${r.faces} faces x ${r.iterations}: crop ${fmtMs(r.msPerFace.crop)}, DTN ${r.msPerFace.dtn === null ? '-' : fmtMs(r.msPerFace.dtn)} (first liveness.passiveFrames faces of a track only), texture ${fmtMs(r.msPerFace.texture)}, planarity ${fmtMs(r.msPerFace.planarity)} (every usable face), fusion ${r.msPerFace.fusion === null ? '-' : fmtMs(r.msPerFace.fusion)}`])]
+        : o.liveView
+        ? [simpleSection('liveView', () => liveViewBench(o.modelsDir, info), (r) => [`live view: recognition ${r.fpsWithout.toFixed(2)} fps without a viewer, ${r.fpsWith.toFixed(2)} fps with one (ratio ${r.ratio.toFixed(2)}; ${r.rounds} rounds of ${r.secondsPerRound} s, alternating; ${r.encoded} frames encoded)`])]
+        : o.fleet
+        ? [simpleSection('fleet', () => fleetBench({ controllers: positiveInt('controllers', o.controllers), people: positiveInt('people', o.people) }, info), (r) => [`fleet: ${r.controllers} controllers, ${r.people} people, ${r.recordBytes} bytes per record; seed publishes all in ${(r.publishMs / 1000).toFixed(1)} s; full resync to the last controller ${(r.fanoutMs / 1000).toFixed(1)} s; one controller applies all in ${(r.applyMs / 1000).toFixed(1)} s`, JSON.stringify(r)])]
+        : o.daemon
         ? [daemonSection(o.modelsDir, parsePrecisions(o.precision), parseThreads(o.threads))]
         : o.profile
         ? [profileSection(o.modelsDir, positiveInt('runs', o.runs))]
@@ -117,6 +134,16 @@ function profileSection(modelsDir: string, runs: number): BenchSection {
         text.push(`${m.id.padEnd(20)} ${m.shape.join('x').padEnd(12)} ${ms(m.totalMs).padStart(6)}  ${m.byOpType.slice(0, 7).map((t) => `${t.opType} ${ms(t.ms)} (${t.nodes})`).join(', ')}`);
       }
       return { json: models, text };
+    },
+  };
+}
+
+function simpleSection<T>(name: string, run: () => Promise<T>, render: (r: T) => string[]): BenchSection {
+  return {
+    name,
+    async run() {
+      const r = await run();
+      return { json: r, text: render(r) };
     },
   };
 }
