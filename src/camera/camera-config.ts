@@ -11,7 +11,7 @@ const ReconnectConfig = z
     maxMs: z.number().int().min(10).default(30000).describe('longest wait between reopen attempts, in ms'),
   })
   .refine((r) => r.maxMs >= r.initialMs, { message: 'maxMs must be at least initialMs', path: ['maxMs'] })
-  .default({ initialMs: 500, maxMs: 30000 })
+  .prefault({})
   .describe('backoff for reopening a camera that was lost (unplugged, network down, file replaced)');
 
 const DEFAULT_CAMERA = {

@@ -10,7 +10,7 @@ export interface OptionDoc {
 
 function unwrap(s: z.ZodType): z.ZodType {
   let cur = s;
-  while (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional) cur = cur.unwrap() as z.ZodType;
+  while (cur instanceof z.ZodDefault || cur instanceof z.ZodPrefault || cur instanceof z.ZodOptional) cur = cur.unwrap() as z.ZodType;
   return cur;
 }
 

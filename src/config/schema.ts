@@ -21,7 +21,7 @@ export const ModelsConfig = z
     providers: providers.default(['cpu']).describe('ONNX Runtime execution providers to try in order; cpu is always the fallback'),
     threads: z.number().int().min(1).max(64).default(1).describe('intra-op threads per model (1 was fastest on a 2-core VM)'),
   })
-  .default({ dir: 'models', precision: 'float32', providers: ['cpu'], threads: 1 });
+  .prefault({});
 
 export const DetectorConfig = z
   .strictObject({
@@ -30,7 +30,7 @@ export const DetectorConfig = z
     thresholds: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.6, 0.7, 0.7]).describe('P/R/O-Net face probability thresholds'),
     factor: z.number().gt(0).lt(1).default(0.709).describe('image pyramid scale factor'),
   })
-  .default({ type: 'mtcnn', minSize: 20, thresholds: [0.6, 0.7, 0.7], factor: 0.709 });
+  .prefault({});
 
 export const QualityConfig = z
   .strictObject({
@@ -39,7 +39,7 @@ export const QualityConfig = z
     minFrontalness: z.number().min(0).max(1).default(0.35).describe('0..1 from the landmarks (1 = facing the camera)'),
     minScore: z.number().min(0).max(1).default(0.95).describe('detector face probability'),
   })
-  .default({ minFaceSize: 60, minSharpness: 40, minFrontalness: 0.35, minScore: 0.95 })
+  .prefault({})
   .meta(LIVE);
 
 export const MatchingConfig = z
@@ -49,7 +49,7 @@ export const MatchingConfig = z
     aggregation: z.enum(['max', 'mean-top2', 'centroid']).default('centroid').describe('how one person\'s templates combine into one score'),
     negativeMargin: z.number().min(0).max(2).default(0).describe('a negative template ("not this person") vetoes a match when it is at least this much closer than the positive'),
   })
-  .default({ threshold: 0.5258, margin: 0.05, aggregation: 'centroid', negativeMargin: 0 })
+  .prefault({})
   .meta(LIVE);
 
 export const GalleryConfig = z
@@ -62,7 +62,7 @@ export const GalleryConfig = z
       .optional()
       .describe('key file that encrypts templates, negatives and crops at rest (AES-256-GCM; relative to the config file); default: gallery.key next to the gallery, created (mode 0600, random key) on first use. Back it up with the gallery; `facegate gallery rekey` rotates it'),
   })
-  .default({ path: 'data/gallery.db', keepCrops: false, dedupeSimilarity: 0.95 });
+  .prefault({});
 
 const pin = z.number().int().min(0).max(1023);
 
@@ -127,16 +127,10 @@ export const LivenessConfig = z
         minMatches: z.number().int().min(8).default(16).describe('matched features a frame pair needs'),
         maxReferenceAgeMs: z.number().int().min(100).default(1500).describe('frame pairs are at most this far apart'),
       })
-      .default({ proofThreshold: 0.15, minMotion: 0.02, minMatches: 16, maxReferenceAgeMs: 1500 })
+      .prefault({})
       .describe('planarity test for strict doors'),
   })
-  .default({
-    modelId: 'dtn-antispoof-fp32',
-    cues: ['dtn', 'detailRatio'],
-    passiveThreshold: 0.5,
-    passiveFrames: 3,
-    temporal: { proofThreshold: 0.15, minMotion: 0.02, minMatches: 16, maxReferenceAgeMs: 1500 },
-  })
+  .prefault({})
   .describe('presentation-attack detection settings, used by doors with liveness passive or strict');
 
 export const GpioConfig = z
@@ -151,7 +145,7 @@ export const GpioConfig = z
         enrollment: pin.optional().describe('blinks while the enrollment burst captures'),
         activeLow: z.boolean().default(false).describe('LEDs wired to light on a low level'),
       })
-      .default({ activeLow: false })
+      .prefault({})
       .describe('status LEDs (all optional)'),
     button: z
       .strictObject({
@@ -162,7 +156,7 @@ export const GpioConfig = z
       .optional()
       .describe('enrollment button (optional)'),
   })
-  .default({ backend: 'auto', chip: 'gpiochip0', leds: { activeLow: false } });
+  .prefault({});
 
 export const RecognitionConfig = z
   .strictObject({
@@ -178,19 +172,7 @@ export const RecognitionConfig = z
     poorMatchMargin: z.number().min(0).max(1).default(DEFAULT_VISIT.poorMatchMargin).describe('a face below the quality gate votes for a person only with a score this much above matching.threshold'),
     recheckMs: z.number().int().min(50).default(DEFAULT_VISIT.recheckMs).describe("a decided visit's face is identified again this often, so a change of person is caught"),
   })
-  .default({
-    fusionN: 3,
-    fusionM: 5,
-    trackMinIou: 0.3,
-    trackMaxGapMs: 1500,
-    roiTracking: DEFAULT_REGIONS.enabled,
-    fullFrameEveryMs: DEFAULT_REGIONS.fullFrameEveryMs,
-    roiMargin: DEFAULT_REGIONS.margin,
-    roiMinSizeRatio: DEFAULT_REGIONS.minSizeRatio,
-    qualityWaitMs: DEFAULT_VISIT.qualityWaitMs,
-    poorMatchMargin: DEFAULT_VISIT.poorMatchMargin,
-    recheckMs: DEFAULT_VISIT.recheckMs,
-  });
+  .prefault({});
 
 export const EnrollmentConfig = z
   .strictObject({
@@ -198,7 +180,7 @@ export const EnrollmentConfig = z
     timeoutMs: z.number().int().min(500).default(10_000).describe('give up when no usable face appears for this long'),
     keep: z.number().int().min(1).default(5).describe('templates kept from one burst (best quality, near-duplicates collapsed)'),
   })
-  .default({ burstFrames: 12, timeoutMs: 10_000, keep: 5 });
+  .prefault({});
 
 export const HealthConfig = z
   .strictObject({
@@ -206,14 +188,14 @@ export const HealthConfig = z
     host: z.string().default('127.0.0.1').describe('listen address (keep it on loopback unless a firewall guards it)'),
     port: z.number().int().min(0).max(65535).default(9464).describe('listen port (0 = any free port)'),
   })
-  .default({ enabled: true, host: '127.0.0.1', port: 9464 });
+  .prefault({});
 
 export const LoggingConfig = z
   .strictObject({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info').describe('log level (JSON lines on stdout: journald keeps them)').meta(LIVE),
     pretty: z.boolean().default(false).describe('human-readable one-line logs instead of JSON'),
   })
-  .default({ level: 'info', pretty: false });
+  .prefault({});
 
 export const EventsConfig = z
   .strictObject({
@@ -277,7 +259,7 @@ export const MqttConfig = z
           .default(5000)
           .describe('the wait doubles after each failed attempt up to this: a broker that comes back is found within this long (an attempt is one TCP connect, cheap for a broker on the LAN; raise it for a remote broker shared by many devices)'),
       })
-      .default({ initialMs: 1000, maxMs: 5000 })
+      .prefault({})
       .describe('reconnect backoff; events wait in the outbox meanwhile'),
     commands: z
       .strictObject({
@@ -290,7 +272,7 @@ export const MqttConfig = z
           .default(false)
           .describe('accept unsigned list_people, delete_person, mark_wrong and reload_config (where broker ACLs already limit who may publish); unlock, arm_enrollment and name_pending always need a signature'),
       })
-      .default({ enabled: true, maxSkewMs: 30_000, allowUnsigned: false })
+      .prefault({})
       .describe('request/response commands (Zigbee2MQTT style, with a transaction id)'),
     outbox: z
       .strictObject({
@@ -302,7 +284,7 @@ export const MqttConfig = z
           .describe("full outbox: 'drop-oldest' drops the oldest unsent event to queue the new one, 'drop-newest' does not queue the new one; counted in facegate_outbox_dropped_total"),
         keepDays: z.number().min(0).default(7).describe('older name of events.keepDays (still honoured when events.keepDays is not set)'),
       })
-      .default({ maxEvents: 100_000, whenFull: 'drop-oldest', keepDays: 7 })
+      .prefault({})
       .describe('every event is written here first and deleted from the outbox when the broker acknowledged it'),
     homeAssistant: z
       .strictObject({
@@ -323,10 +305,10 @@ export const MqttConfig = z
             maxFailures: z.number().int().min(1).max(20).default(5).describe('wrong codes in a row before a lockout'),
             lockoutMs: z.number().int().min(1000).default(300_000).describe('first lockout after maxFailures wrong codes; each further run of wrong codes doubles it, up to a day; a right code resets it'),
           })
-          .default({ codeFormat: DEFAULT_CODE_FORMAT, maxFailures: 5, lockoutMs: 300_000 })
+          .prefault({})
           .describe("Home Assistant's lock: Unlock and Open pulse the door when the code matches; Lock changes nothing"),
       })
-      .default({ enabled: true, prefix: 'homeassistant', lock: { codeFormat: DEFAULT_CODE_FORMAT, maxFailures: 5, lockoutMs: 300_000 } })
+      .prefault({})
       .describe('Home Assistant discovery: a lock per door (with a code), recognition events, last face, last person and visitor, diagnostics, a pending-capture button'),
   })
   .optional()
@@ -355,7 +337,7 @@ export const WebConfig = z
         maxFailuresPerIp: z.number().int().min(1).default(20).describe('wrong passwords from one address within the window before its logins are refused'),
         windowMinutes: z.number().gt(0).default(15).describe('failures older than this are forgotten'),
       })
-      .default({ maxFailuresPerUser: 5, maxFailuresPerIp: 20, windowMinutes: 15 })
+      .prefault({})
       .describe('login rate limiting (429 with Retry-After)'),
     liveView: z
       .strictObject({
@@ -363,26 +345,17 @@ export const WebConfig = z
         maxWidth: z.number().int().min(160).max(1920).default(640).describe('frames wider than this are scaled down before JPEG encoding'),
         jpegQuality: z.number().int().min(20).max(95).default(70).describe('JPEG quality of the live view'),
       })
-      .default({ fps: 5, maxWidth: 640, jpegQuality: 70 })
+      .prefault({})
       .describe('live view (MJPEG) with the faces drawn'),
     uploads: z
       .strictObject({
         maxBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(10 * 1024 * 1024).describe('largest photo accepted for enrollment (the admin service takes at most 10 MiB)'),
         maxFiles: z.number().int().min(1).max(20).default(20).describe('most photos per enrollment request (the admin service takes at most 20)'),
       })
-      .default({ maxBytes: 10 * 1024 * 1024, maxFiles: 20 })
+      .prefault({})
       .describe('enrollment uploads (JPEG or PNG)'),
   })
-  .default({
-    enabled: false,
-    host: '127.0.0.1',
-    port: 8080,
-    plainHttpOnLan: false,
-    sessionHours: 12,
-    login: { maxFailuresPerUser: 5, maxFailuresPerIp: 20, windowMinutes: 15 },
-    liveView: { fps: 5, maxWidth: 640, jpegQuality: 70 },
-    uploads: { maxBytes: 10 * 1024 * 1024, maxFiles: 20 },
-  })
+  .prefault({})
   .superRefine((w, ctx) => {
     if (!w.tls && !w.plainHttpOnLan && !LOOPBACK_HOSTS.has(w.host)) {
       ctx.addIssue({ code: 'custom', message: `host ${w.host} is not loopback: set tls (cert and key) so passwords are not sent in the clear, or plainHttpOnLan: true behind a TLS reverse proxy`, path: ['host'] });
