@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { DEFAULT_CODE_FORMAT, HA_CODE_HASH_PATTERN } from '../mqtt/ha-code.js';
 import { CameraConfig } from '../camera/camera-config.js';
+import { DEFAULT_MTCNN_OPTIONS } from '../vision/mtcnn/options.js';
 import { DEFAULT_REGIONS, DEFAULT_VISIT } from '../recognition/loop-defaults.js';
 
 /** Applied by reload_config while the daemon runs. */
@@ -26,9 +27,9 @@ export const ModelsConfig = z
 export const DetectorConfig = z
   .strictObject({
     type: z.enum(['mtcnn']).default('mtcnn').describe('face detector family (its models come from the manifest)'),
-    minSize: z.number().min(8).default(20).describe('MTCNN minimum face size in pixels'),
-    thresholds: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.6, 0.7, 0.7]).describe('P/R/O-Net face probability thresholds'),
-    factor: z.number().gt(0).lt(1).default(0.709).describe('image pyramid scale factor'),
+    minSize: z.number().min(8).default(DEFAULT_MTCNN_OPTIONS.minSize).describe('MTCNN minimum face size in pixels'),
+    thresholds: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)]).default(DEFAULT_MTCNN_OPTIONS.thresholds).describe('P/R/O-Net face probability thresholds'),
+    factor: z.number().gt(0).lt(1).default(DEFAULT_MTCNN_OPTIONS.factor).describe('image pyramid scale factor'),
   })
   .prefault({});
 
