@@ -5,6 +5,7 @@ import { commitCandidates, prepareCandidates, scanFaceDataSet, type Rejection } 
 import { exportGallery, importGallery } from '../../gallery/exchange.js';
 import { validatePersonName } from '../../gallery/names.js';
 import { writePrivateFile } from '../../util/private-file.js';
+import { secondsOption } from '../units.js';
 import { loadImage } from '../../vision/image.js';
 import { cv } from '../../vision/opencv.js';
 import { info, printJson } from '../output.js';
@@ -250,13 +251,12 @@ export function registerGalleryCommands(program: Command): void {
     .command('arm')
     .description('arm enrollment: the next press of the enrollment button enrolls this name')
     .argument('<name>')
-    .option('--minutes <m>', 'how long the arming lasts', '5')
+    .option('--ttl <seconds>', 'how long the arming lasts, in seconds', '300')
     .option('--config <file>', 'config file')
-    .action((name: string, o: { minutes: string; config?: string }) =>
+    .action((name: string, o: { ttl: string; config?: string }) =>
       withContext(o.config, (ctx) => {
-        const minutes = Number(o.minutes);
-        if (!(minutes > 0)) throw new Error(`--minutes must be positive, got ${o.minutes}`);
-        const armed = ctx.store.device.armEnrollment(name, minutes * 60_000);
+        const seconds = secondsOption('--ttl', o.ttl, { max: 86_400 });
+        const armed = ctx.store.device.armEnrollment(name, seconds * 1000);
         console.log(`armed: the next button press enrolls ${armed.name} (until ${armed.expiresAt})`);
       }),
     );
