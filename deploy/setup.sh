@@ -2,7 +2,7 @@
 # Brings this machine up to date for facegate, idempotently: Debian packages, npm dependencies
 # (with the environment the native modules need), and the ONNX model set. A second run only checks.
 #   deploy/setup.sh          what the daemon and CLI need
-#   deploy/setup.sh --test   also what the test suite needs (mosquitto, ffmpeg, socat)
+#   deploy/setup.sh --test   also what the test suite needs (mosquitto, ffmpeg, socat, chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
