@@ -45,7 +45,7 @@ import { Supervision } from './supervision.js';
 import type { Logger } from './logger.js';
 import { WebConsole } from '../web/web-console.js';
 import { openConfiguredGallery } from '../gallery/open-configured.js';
-import { FleetSync } from '../fleet/fleet-sync.js';
+import { FleetSync, type FleetMetrics } from '../fleet/fleet-sync.js';
 import { resolveFleetSettings } from '../fleet/settings.js';
 import { registerFleetMetrics } from './daemon-metrics.js';
 import { createLivenessCheck } from '../liveness/liveness-check.js';
@@ -100,6 +100,7 @@ export class Daemon {
   private gpio: GpioBackend | undefined;
   private enrollment: ButtonEnrollment | undefined;
   private mqtt: MqttLink | undefined;
+  private fleetMetrics: (() => FleetMetrics | undefined) | undefined;
   private mqttQueue: (() => ConsumerQueue) | undefined;
   private health: HealthServer | undefined;
   private startedAt = '';
@@ -290,7 +291,8 @@ export class Daemon {
       async () => {
         sync = new FleetSync(resolveFleetSettings(this.loaded, fleet, [this.model!.sha256]), this.gallery.store, this.bus, this.options.log, this.clock);
         sync.start();
-        registerFleetMetrics(this.metrics.registry, () => sync?.metrics());
+        this.fleetMetrics = () => sync?.metrics();
+        registerFleetMetrics(this.metrics.registry, this.fleetMetrics);
       },
       () => sync?.stop(),
     );
@@ -363,6 +365,7 @@ export class Daemon {
 
   private deviceStatus(): DeviceStatus | undefined {
     if (!this.model) return undefined;
+    const fleet = this.fleetMetrics?.();
     const stats = this.camera.stats();
     const snapshot = this.gallery.loaded ? this.gallery.snapshot : undefined;
     return {
@@ -371,6 +374,7 @@ export class Daemon {
       camera: { state: stats.state === 'missing' ? 'reconnecting' : stats.state, source: this.camera.description, fps: this.supervision.fps, dropped: stats.dropped },
       gallery: { people: snapshot?.people ?? 0, templates: snapshot?.templates ?? 0 },
       doors: this.admin.doors().map((d) => ({ name: d.name, state: d.state })),
+      ...(fleet ? { fleet } : {}),
     };
   }
 

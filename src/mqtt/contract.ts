@@ -167,6 +167,19 @@ export const StatePayload = z
     gallery: z.object({ people: int, templates: int }).describe('enrolled people and templates of the active model'),
     doors: z.array(z.object({ name: z.string(), state: DoorStatePayload })),
     outbox: z.object({ pending: int.describe('events not yet acknowledged by the broker'), dropped: int.describe('events dropped because the outbox was full, ever') }),
+    fleet: z
+      .object({
+        connected: z.boolean(),
+        synced: z.boolean().describe('every retained gallery record has arrived once since start'),
+        controllers_up: int,
+        converged: z.boolean().describe('every controller up reports the same gallery hash'),
+        gallery_hash: z.string(),
+        lag_ms: z.number().nullable().describe('behind the newest gallery version in the site'),
+        conflicts: int.describe('concurrent edits resolved by last-writer-wins since start'),
+        rejected: int.describe('forged, replayed or older records refused since start'),
+      })
+      .optional()
+      .describe('with fleet sync: the same figures as `facegate fleet status`'),
   })
   .describe('`<base>/<device>/state`, retained: the daemon\'s state, sent on connect, on changes and every minute');
 

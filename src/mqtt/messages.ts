@@ -68,6 +68,7 @@ export interface DeviceStatus {
   camera: { state: SourceState; source: string; fps: number; dropped: number };
   gallery: { people: number; templates: number };
   doors: { name: string; state: 'locked' | 'unlocked' }[];
+  fleet?: { connected: boolean; synced: boolean; controllersUp: number; converged: boolean; galleryHash: string; lagMs: number | null; conflicts: number; rejected: number };
 }
 
 export function stateMessage(s: DeviceStatus, outbox: { pending: number; dropped: number }, device: string, software: string, time: string): StateMessage {
@@ -82,5 +83,6 @@ export function stateMessage(s: DeviceStatus, outbox: { pending: number; dropped
     gallery: { people: s.gallery.people, templates: s.gallery.templates },
     doors: s.doors.map((d) => ({ name: d.name, state: d.state })),
     outbox,
+    ...(s.fleet ? { fleet: { connected: s.fleet.connected, synced: s.fleet.synced, controllers_up: s.fleet.controllersUp, converged: s.fleet.converged, gallery_hash: s.fleet.galleryHash, lag_ms: s.fleet.lagMs, conflicts: s.fleet.conflicts, rejected: s.fleet.rejected } } : {}),
   };
 }

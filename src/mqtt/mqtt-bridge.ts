@@ -393,7 +393,7 @@ export class MqttBridge {
 
 /** The state without its counters: a change here is worth a message at once. */
 function stateKey(s: DeviceStatus): string {
-  return JSON.stringify({ ...s, camera: { ...s.camera, fps: 0, dropped: 0 } });
+  return JSON.stringify({ ...s, camera: { ...s.camera, fps: 0, dropped: 0 }, ...(s.fleet ? { fleet: { ...s.fleet, lagMs: 0 } } : {}) });
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
