@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FRANCK_FRAMES } from '../src/fixtures/sample-photos.js';
 import { requireModels, samplePhotos } from './helpers/models.js';
-import { folderConfig, spawnDaemon } from './helpers/daemon.js';
+import { enrollPhotos, folderConfig, spawnDaemon } from './helpers/daemon.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { Recorder } from './helpers/mqtt-recorder.js';
 
@@ -21,16 +21,6 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), 'facegate-signals-'));
 });
 
-async function enroll(config: string): Promise<void> {
-  const { openGalleryContext, analyzerFor } = await import('../src/app/gallery-context.js');
-  const { prepareCandidates, commitEnrollment } = await import('../src/gallery/enrollment.js');
-  const ctx = openGalleryContext(config);
-  const analyzer = await analyzerFor(ctx);
-  const { accepted } = await prepareCandidates(analyzer, FRANCK_FRAMES.slice(0, 4).map((k) => photos[k]!), ctx.settings);
-  commitEnrollment(ctx.store, 'franck', ctx.model, accepted, 'folder');
-  await analyzer.release();
-  ctx.close();
-}
 
 test('SIGHUP during a pulse: relay released and logged, retained door state locked, exit 129', async () => {
   const dir = mkdtempSync(join(work, 'hup-'));
@@ -44,7 +34,7 @@ test('SIGHUP during a pulse: relay released and logged, retained door state lock
     health: { enabled: false },
     mqtt: { url: broker.url, deviceId: 'door1', homeAssistant: { enabled: false } },
   });
-  await enroll(config);
+  await enrollPhotos(config, 'franck', FRANCK_FRAMES.slice(0, 4).map((k) => photos[k]!));
   const rec = await Recorder.connect(broker.url, ['facegate/door1/door/#']);
   const d = spawnDaemon(config);
   try {

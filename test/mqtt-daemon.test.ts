@@ -16,7 +16,7 @@ import { EnrollmentPayload, LastPersonPayload, RecognitionPayload, ResponsePaylo
 import { signRequest } from '../src/mqtt/signing.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { Recorder } from './helpers/mqtt-recorder.js';
-import { folderConfig, spawnDaemon } from './helpers/daemon.js';
+import { enrollPhotos, folderConfig, spawnDaemon } from './helpers/daemon.js';
 import { cliInProcess } from './helpers/cli.js';
 import { requireModels, samplePhotos } from './helpers/models.js';
 
@@ -33,19 +33,7 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), 'facegate-mqtt-daemon-'));
 });
 
-async function enroll(config: string, name: string, keys: string[]): Promise<void> {
-  const { openGalleryContext, analyzerFor } = await import('../src/app/gallery-context.js');
-  const { prepareCandidates, commitEnrollment } = await import('../src/gallery/enrollment.js');
-  const ctx = openGalleryContext(config);
-  try {
-    const analyzer = await analyzerFor(ctx);
-    const { accepted } = await prepareCandidates(analyzer, keys.map((k) => photos[k]!), ctx.settings);
-    commitEnrollment(ctx.store, name, ctx.model, accepted, 'folder');
-    await analyzer.release();
-  } finally {
-    ctx.close();
-  }
-}
+const enroll = (config: string, name: string, keys: string[]) => enrollPhotos(config, name, keys.map((k) => photos[k]!));
 
 /** The `facegate mqtt ...` commands, in this process (the daemon itself is spawned). */
 const cli = (args: string[]) => cliInProcess(args);

@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import type { ModelTag } from '../gallery/gallery-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { EVENT_LOG_MIGRATIONS } from './migrations.js';
+import { blobToFloat32, float32ToBlob } from '../util/float-blob.js';
 
 export type EventKind = 'recognition' | 'unlock' | 'enrollment' | 'admin';
 export const EVENT_KINDS: readonly EventKind[] = ['recognition', 'unlock', 'enrollment', 'admin'];
@@ -210,7 +211,7 @@ export class EventLog {
             `INSERT INTO events (id, topic, kind, payload, created_at_ms, door, reason, person_id, person_uuid, person_name, score, model_id, model_sha, embedding)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(event.id, `event/${event.kind}`, event.kind, JSON.stringify(event.payload), nowMs, event.door ?? null, event.reason ?? null, p?.id ?? null, p?.uuid ?? null, p?.name ?? null, event.score ?? null, d?.model.id ?? null, d?.model.sha256 ?? null, d ? Buffer.from(d.embedding.buffer, d.embedding.byteOffset, d.embedding.byteLength) : null)
+          .run(event.id, `event/${event.kind}`, event.kind, JSON.stringify(event.payload), nowMs, event.door ?? null, event.reason ?? null, p?.id ?? null, p?.uuid ?? null, p?.name ?? null, event.score ?? null, d?.model.id ?? null, d?.model.sha256 ?? null, d ? float32ToBlob(d.embedding) : null)
           .lastInsertRowid,
       );
       const dropped: Record<string, number> = {};
@@ -301,7 +302,7 @@ export class EventLog {
       personUuid: (r.person_uuid as string | null) ?? null,
       personName: (r.person_name as string | null) ?? null,
       model: r.model_id && r.model_sha ? { id: r.model_id as string, sha256: r.model_sha as string } : null,
-      embedding: r.embedding ? toFloat32(r.embedding as Buffer) : null,
+      embedding: r.embedding ? blobToFloat32(r.embedding as Buffer) : null,
       markedWrongAt: (r.marked_wrong_at as string | null) ?? null,
     };
   }
@@ -361,9 +362,3 @@ export class EventLog {
   }
 }
 
-function toFloat32(b: Buffer): Float32Array {
-  // Copy: SQLite's buffer is not guaranteed 4-byte aligned.
-  const copy = new Uint8Array(b.byteLength);
-  copy.set(b);
-  return new Float32Array(copy.buffer);
-}

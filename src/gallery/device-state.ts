@@ -10,6 +10,7 @@ import { GalleryError, type GalleryStore, type ModelTag, type NewTemplate } from
 import { seal, unseal, type DataKey } from './key-ring.js';
 import { validatePersonName } from './names.js';
 import { preparePrivateDatabase } from './private-file.js';
+import { float32ToBlob, blobToFloat32 } from '../util/float-blob.js';
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS settings (
@@ -59,15 +60,7 @@ export interface PendingCapture {
   templates: number;
 }
 
-function toBlob(v: Float32Array): Buffer {
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-}
 
-function fromBlob(b: Buffer): Float32Array {
-  const copy = new Uint8Array(b.byteLength);
-  copy.set(b);
-  return new Float32Array(copy.buffer);
-}
 
 export class DeviceState {
   private constructor(
@@ -179,7 +172,7 @@ export class DeviceState {
     return this.transaction(() => {
       const key = this.store.keys.current();
       const id = Number(this.db.prepare('INSERT INTO pending (created_at, source, note) VALUES (?, ?, ?)').run(this.nowIso(), source, note ?? null).lastInsertRowid);
-      for (const t of templates) this.insertTemplate(id, key, { model_id: model.id, model_sha: model.sha256, dim: t.embedding.length, embedding: toBlob(t.embedding), quality: JSON.stringify(t.quality), crop: t.crop ?? null });
+      for (const t of templates) this.insertTemplate(id, key, { model_id: model.id, model_sha: model.sha256, dim: t.embedding.length, embedding: float32ToBlob(t.embedding), quality: JSON.stringify(t.quality), crop: t.crop ?? null });
       this.audit('pending.add', null, { pending: id, templates: templates.length, source });
       return id;
     });
@@ -204,7 +197,7 @@ export class DeviceState {
       return {
         model: { id: r.model_id as string, sha256: r.model_sha as string },
         template: {
-          embedding: fromBlob(unseal(key, r.embedding as Buffer, `pending:${uuid}:embedding`)),
+          embedding: blobToFloat32(unseal(key, r.embedding as Buffer, `pending:${uuid}:embedding`)),
           quality: JSON.parse(r.quality as string) as Record<string, number>,
           source: 'camera',
           sourceRef: `pending:${id}`,

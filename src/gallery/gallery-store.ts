@@ -17,6 +17,7 @@ import { KeyRing, seal, unseal, type DataKey } from './key-ring.js';
 import { MIGRATIONS } from './migrations.js';
 import { validatePersonName } from './names.js';
 import { preparePrivateDatabase } from './private-file.js';
+import { float32ToBlob, blobToFloat32 } from '../util/float-blob.js';
 
 export type TemplateSource = 'camera' | 'folder' | 'remote' | 'cli' | 'reembed';
 
@@ -141,16 +142,7 @@ export function keyFileFor(galleryPath: string): string {
   return `${galleryPath.replace(/\.db$/, '')}.key`;
 }
 
-function toBlob(v: Float32Array): Buffer {
-  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-}
 
-function fromBlob(b: Buffer): Float32Array {
-  // Copy: SQLite's (and the decipher's) buffer is not guaranteed 4-byte aligned.
-  const copy = new Uint8Array(b.byteLength);
-  copy.set(b);
-  return new Float32Array(copy.buffer);
-}
 
 type Row = Record<string, unknown>;
 
@@ -386,7 +378,7 @@ export class GalleryStore {
     return Number(
       this.db
         .prepare('INSERT INTO templates (uuid, person_id, model_id, model_sha, dim, embedding, key_id, quality, source, source_ref, crop, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(t.uuid, personId, t.modelId, t.modelSha, t.embedding.length, seal(key, toBlob(t.embedding), `template:${t.uuid}:embedding`), key.id, JSON.stringify(t.quality), t.source, t.sourceRef ?? null, t.crop ? seal(key, t.crop, `template:${t.uuid}:crop`) : null, t.createdAt).lastInsertRowid,
+        .run(t.uuid, personId, t.modelId, t.modelSha, t.embedding.length, seal(key, float32ToBlob(t.embedding), `template:${t.uuid}:embedding`), key.id, JSON.stringify(t.quality), t.source, t.sourceRef ?? null, t.crop ? seal(key, t.crop, `template:${t.uuid}:crop`) : null, t.createdAt).lastInsertRowid,
     );
   }
 
@@ -394,7 +386,7 @@ export class GalleryStore {
     return Number(
       this.db
         .prepare('INSERT INTO negatives (uuid, person_id, model_id, model_sha, dim, embedding, key_id, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(n.uuid, personId, n.modelId, n.modelSha, n.embedding.length, seal(key, toBlob(n.embedding), `negative:${n.uuid}`), key.id, n.note, n.createdAt).lastInsertRowid,
+        .run(n.uuid, personId, n.modelId, n.modelSha, n.embedding.length, seal(key, float32ToBlob(n.embedding), `negative:${n.uuid}`), key.id, n.note, n.createdAt).lastInsertRowid,
     );
   }
 
@@ -439,7 +431,7 @@ export class GalleryStore {
 
   private openVector(r: Row, aad: string): Float32Array {
     const blob = r.embedding as Buffer;
-    return fromBlob(r.key_id === null ? blob : unseal(this.keys.byId(r.key_id as string), blob, aad));
+    return blobToFloat32(r.key_id === null ? blob : unseal(this.keys.byId(r.key_id as string), blob, aad));
   }
 
   private rowToTemplate(r: Row): StoredTemplate {
@@ -703,12 +695,12 @@ export class GalleryStore {
     const t = this.db.prepare('UPDATE templates SET embedding = ?, crop = ?, key_id = ? WHERE id = ?');
     for (const r of this.db.prepare('SELECT * FROM templates WHERE key_id IS NOT ? ').all(key.id) as Row[]) {
       const tpl = this.rowToTemplate(r);
-      t.run(seal(key, toBlob(tpl.embedding), `template:${tpl.uuid}:embedding`), tpl.crop && seal(key, tpl.crop, `template:${tpl.uuid}:crop`), key.id, tpl.id);
+      t.run(seal(key, float32ToBlob(tpl.embedding), `template:${tpl.uuid}:embedding`), tpl.crop && seal(key, tpl.crop, `template:${tpl.uuid}:crop`), key.id, tpl.id);
       n++;
     }
     const u = this.db.prepare('UPDATE negatives SET embedding = ?, key_id = ? WHERE id = ?');
     for (const r of this.db.prepare('SELECT * FROM negatives WHERE key_id IS NOT ?').all(key.id) as Row[]) {
-      u.run(seal(key, toBlob(this.openVector(r, `negative:${r.uuid as string}`)), `negative:${r.uuid as string}`), key.id, r.id);
+      u.run(seal(key, float32ToBlob(this.openVector(r, `negative:${r.uuid as string}`)), `negative:${r.uuid as string}`), key.id, r.id);
       n++;
     }
     return n;

@@ -83,3 +83,18 @@ export async function startDaemon(dir: string, opts: { extra?: Record<string, un
   };
   return { daemon, gpio, camera, lines, events, config, waitFor, messages: () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg) };
 }
+
+/** Enrolls `name` from photo files into the gallery of `config`, as `facegate enroll` does. */
+export async function enrollPhotos(config: string, name: string, files: string[]): Promise<void> {
+  const { openGalleryContext, analyzerFor } = await import('../../src/app/gallery-context.js');
+  const { prepareCandidates, commitEnrollment } = await import('../../src/gallery/enrollment.js');
+  const ctx = openGalleryContext(config);
+  try {
+    const analyzer = await analyzerFor(ctx);
+    const { accepted } = await prepareCandidates(analyzer, files, ctx.settings);
+    commitEnrollment(ctx.store, name, ctx.model, accepted, 'folder');
+    await analyzer.release();
+  } finally {
+    ctx.close();
+  }
+}
