@@ -5,9 +5,7 @@
 // queue of rows it has not yet delivered, so one slow consumer neither loses nor delays another's
 // events. A power cut loses no recorded event (synchronous = FULL).
 import Database from 'better-sqlite3';
-import { chmodSync, existsSync } from 'node:fs';
-import { makeDirs } from '../util/make-dirs.js';
-import { dirname } from 'node:path';
+import { openPrivateDatabase } from '../gallery/private-file.js';
 import type { ModelTag } from '../gallery/gallery-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { EVENT_LOG_MIGRATIONS } from './migrations.js';
@@ -120,17 +118,13 @@ export class EventLog {
   ) {}
 
   static open(path: string, limits: RetentionLimits, clock: Clock = systemClock): EventLog {
-    const fresh = path !== ':memory:' && !existsSync(path);
-    if (path !== ':memory:') makeDirs(dirname(path));
     let db: Database.Database;
     try {
-      db = new Database(path);
-      db.pragma('journal_mode = WAL');
+      // Embeddings and face snapshots are biometric data: owner only, -wal and -shm included.
+      db = openPrivateDatabase(path, 'the event log');
     } catch (err) {
-      throw new EventLogError(`cannot open the event log ${path}: ${(err as Error).message}`);
+      throw new EventLogError((err as Error).message);
     }
-    // Embeddings and face snapshots are biometric data: owner only.
-    if (fresh) chmodSync(path, 0o600);
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');

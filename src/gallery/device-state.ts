@@ -9,7 +9,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { GalleryError, type GalleryStore, type ModelTag, type NewTemplate } from './gallery-store.js';
 import { seal, unseal, type DataKey } from './key-ring.js';
 import { validatePersonName } from './names.js';
-import { preparePrivateDatabase } from './private-file.js';
+import { openPrivateDatabase } from './private-file.js';
 import { float32ToBlob, blobToFloat32 } from '../util/float-blob.js';
 
 const SCHEMA = `
@@ -75,11 +75,9 @@ export class DeviceState {
     const path = options.path ?? devicePathFor(store.path);
     let db: Database.Database;
     try {
-      preparePrivateDatabase(path);
-      db = new Database(path);
-      db.pragma('journal_mode = WAL');
+      db = openPrivateDatabase(path, 'device state');
     } catch (err) {
-      throw new GalleryError(`cannot open device state ${path}: ${(err as Error).message}`);
+      throw new GalleryError((err as Error).message);
     }
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');

@@ -16,7 +16,7 @@ import { compareHlc, formatHlc, parseHlc, receiveHlc, tickHlc } from './hlc.js';
 import { KeyRing, seal, unseal, type DataKey } from './key-ring.js';
 import { MIGRATIONS } from './migrations.js';
 import { validatePersonName } from './names.js';
-import { preparePrivateDatabase } from './private-file.js';
+import { openPrivateDatabase } from './private-file.js';
 import { float32ToBlob, blobToFloat32 } from '../util/float-blob.js';
 
 export type TemplateSource = 'camera' | 'folder' | 'remote' | 'cli' | 'reembed';
@@ -177,11 +177,9 @@ export class GalleryStore {
     const log = options.log ?? (() => undefined);
     let db: Database.Database;
     try {
-      preparePrivateDatabase(path);
-      db = new Database(path);
-      db.pragma('journal_mode = WAL');
+      db = openPrivateDatabase(path, 'gallery');
     } catch (err) {
-      throw new GalleryError(`cannot open gallery ${path}: ${(err as Error).message}`);
+      throw new GalleryError((err as Error).message);
     }
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
