@@ -7,6 +7,7 @@ import { resolveFleetSettings } from '../../fleet/settings.js';
 import { writeSiteKeys } from '../../fleet/site-keys.js';
 import { controllerOf, siteTopics } from '../../fleet/topics.js';
 import { printJson } from '../output.js';
+import { secondsOption } from '../units.js';
 
 /** The retained status of every controller of the site, read with a client of its own. */
 export async function readStatuses(config: string | undefined, waitMs: number): Promise<{ site: string; statuses: ControllerStatus[] }> {
@@ -63,10 +64,10 @@ export function registerFleetCommands(program: Command): void {
     .command('status')
     .description('controllers up, gallery version and hash per controller, lag, conflicts resolved (from their retained status)')
     .option('--config <file>', 'config file')
-    .option('--wait <ms>', 'longest wait for the broker to send the statuses', '3000')
+    .option('--wait <seconds>', 'longest wait for the broker to send the statuses', '3')
     .option('--json', 'print JSON')
     .action(async (o: { config?: string; wait: string; json?: boolean }) => {
-      const { site, statuses } = await readStatuses(o.config, Number(o.wait));
+      const { site, statuses } = await readStatuses(o.config, secondsOption('--wait', o.wait, { max: 600 }) * 1000);
       const view = fleetView(statuses);
       if (o.json) return printJson({ site, ...view });
       if (view.controllers.length === 0) {
