@@ -68,10 +68,11 @@ export class EventRecorder implements Component {
 
   private onDecision(e: RecognitionEvent): void {
     const keepFace = e.embedding && (e.person !== null || this.settings.unknownFaces);
+    const message = recognitionMessage(e, this.settings.device);
     this.record({
       id: e.eventId,
       kind: 'recognition',
-      payload: recognitionMessage(e, this.settings.device),
+      payload: message,
       door: e.door,
       reason: e.reason,
       person: e.person,
@@ -80,7 +81,6 @@ export class EventRecorder implements Component {
     });
     this.metrics.decisions.inc({ door: e.door, reason: e.reason });
     const who = e.person ? e.person.name : e.reason === 'denied-quality' ? 'face (no usable view)' : 'unknown face';
-    const message = recognitionMessage(e, this.settings.device);
     this.log.info({ event: message }, `${e.door}: ${e.decision.toUpperCase()} ${who} (${e.reason}; score ${e.score.toFixed(3)}, ${e.votes} votes, ${e.latencyMs} ms after first sighting)${e.relay === 'cooldown' ? ' [cooldown: relay not pulsed]' : ''}`);
     if (this.settings.snapshots) {
       const list = this.awaitingSnapshot.get(e.frameSeq) ?? [];
