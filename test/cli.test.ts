@@ -22,7 +22,7 @@ import { createLogger } from '../src/daemon/logger.js';
 import { tarAxisMin, renderSvg, verificationScene } from '../src/eval/plot.js';
 import { GalleryStore } from '../src/gallery/gallery-store.js';
 import { REPO_ROOT } from '../src/paths.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { ManualClock } from '../src/util/manual-clock.js';
 import type { FaceQuality } from '../src/vision/quality.js';
 
 function tmp(): string {
@@ -175,7 +175,7 @@ test('compare: columns stay aligned with negative numbers; a verdict per pair at
 
 test('progress without a terminal: a plain line every N items or every few seconds', () => {
   const lines: string[] = [];
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const p = progress(100, { label: 'embedding', unit: 'images', every: 25, seconds: 5, tty: false, write: (l) => lines.push(l), clock });
   for (let i = 0; i < 10; i++) p.tick();
   assert.equal(lines.length, 0);

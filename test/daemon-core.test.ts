@@ -11,7 +11,7 @@ import { ButtonEnrollment } from '../src/recognition/button-enrollment.js';
 import { GalleryStore } from '../src/gallery/gallery-store.js';
 import type { Analysis } from '../src/vision/face-analyzer.js';
 import type { Embedder } from '../src/vision/embedder.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { ManualClock } from '../src/util/manual-clock.js';
 
 test('a throwing or rejecting subscriber reaches neither the publisher nor the other subscribers', async () => {
   const errors: string[] = [];
@@ -71,7 +71,7 @@ function oneFace(): Analysis {
 
 function burstSetup() {
   const store = GalleryStore.open(':memory:');
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const indicator = { capturing: () => undefined, succeeded: () => undefined, failed: () => undefined };
   const gate = { minFaceSize: 60, minSharpness: 40, minFrontalness: 0.35, minScore: 0.95 };
   const enrollment = new ButtonEnrollment(store, () => ({ id: 'm', sha256: 'm' }), {} as Embedder, { gate, dedupeSimilarity: 0.95, keepCrops: false }, { frames: 2, timeoutMs: 5000, keep: 1 }, indicator, clock);

@@ -7,7 +7,7 @@ import { collapseNearDuplicates, commitCandidates, qualityProblems, scanFaceData
 import { GalleryStore } from '../src/gallery/gallery-store.js';
 import { DeviceState } from '../src/gallery/device-state.js';
 import { exportGallery, importGallery } from '../src/gallery/exchange.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { ManualClock } from '../src/util/manual-clock.js';
 import { validatePersonName } from '../src/gallery/names.js';
 import type { FaceQuality } from '../src/vision/quality.js';
 
@@ -62,7 +62,7 @@ const tag = { id: 'test-model', sha256: 'b'.repeat(64) };
 const unit = (...xs: number[]) => Float32Array.from(xs.map((x) => x / Math.hypot(...xs)));
 
 test('device state: arming expires on the injected clock, is consumed once, and stays out of the gallery', () => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const store = GalleryStore.open(join(mkdtempSync(join(tmpdir(), 'facegate-dev-')), 'gallery.db'), { clock });
   const device = DeviceState.open(store);
   device.armEnrollment('ivy', 60_000);
@@ -123,7 +123,7 @@ test('re-importing an export sets its groups and duplicates no template; UUIDs t
 });
 
 test('groups: add and remove keep the others; every change is a new version of the person', () => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const store = GalleryStore.open(':memory:', { clock });
   const p = store.ensurePerson('lee');
   clock.advance(5);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { EventLog, type NewLogEvent } from '../src/events/event-log.js';
 import { EVENT_LOG_MIGRATIONS } from '../src/events/migrations.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { ManualClock } from '../src/util/manual-clock.js';
 
 const DAY = 86_400_000;
 const model = { id: 'mobilefacenet-fp32', sha256: 'abc' };
@@ -19,7 +19,7 @@ function recognition(id: string, person: { id: number; name: string } | null, ex
 }
 
 test('events are recorded without any consumer, and queued for each consumer of their kind', () => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const path = join(dir(), 'events.db');
   const log = EventLog.open(path, { keepDays: 7, snapshotKeepDays: 7 }, clock);
   assert.equal(statSync(path).mode & 0o777, 0o600, 'the event log holds embeddings: owner only');
@@ -47,7 +47,7 @@ test('events are recorded without any consumer, and queued for each consumer of 
 });
 
 test('a full queue drops per its policy and counts it; the log keeps the event', () => {
-  const log = EventLog.open(':memory:', { keepDays: 7, snapshotKeepDays: 7 }, new FakeClock());
+  const log = EventLog.open(':memory:', { keepDays: 7, snapshotKeepDays: 7 }, new ManualClock());
   const oldest = log.consumer('a', { kinds: ['recognition'], maxEvents: 2, whenFull: 'drop-oldest' });
   const newest = log.consumer('b', { kinds: ['recognition'], maxEvents: 2, whenFull: 'drop-newest' });
   for (const id of ['e1', 'e2', 'e3']) log.record(recognition(id, null));
@@ -59,7 +59,7 @@ test('a full queue drops per its policy and counts it; the log keeps the event',
 });
 
 test('query, faces kept with decisions, mark wrong once, person deletion and retention', () => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const log = EventLog.open(':memory:', { keepDays: 7, snapshotKeepDays: 2 }, clock);
   const q = log.consumer('mqtt', { kinds: ['recognition'], maxEvents: 100, whenFull: 'drop-oldest' });
   const embedding = new Float32Array([0.6, 0.8]);
@@ -102,7 +102,7 @@ test('a facegate 0.1 outbox file is upgraded in place: its undelivered events st
   old.exec("INSERT INTO outbox (seq) VALUES (2); INSERT INTO counters (name, value) VALUES ('dropped', 5);");
   old.close();
 
-  const log = EventLog.open(path, { keepDays: 7, snapshotKeepDays: 7 }, new FakeClock());
+  const log = EventLog.open(path, { keepDays: 7, snapshotKeepDays: 7 }, new ManualClock());
   const mqtt = log.consumer('mqtt', { kinds: ['recognition', 'unlock', 'enrollment'], maxEvents: 100, whenFull: 'drop-oldest' });
   assert.deepEqual(mqtt.next(0, 10).map((r) => [r.id, r.topic]), [['old-2', 'event/unlock']]);
   assert.equal(mqtt.droppedTotal, 5);

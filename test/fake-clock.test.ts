@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleepOn } from '../src/util/clock.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { ManualClock } from '../src/util/manual-clock.js';
 
 test('advance fires timers in due order at their due time, intervals repeatedly, and skips cleared ones', () => {
-  const clock = new FakeClock(1000);
+  const clock = new ManualClock(1000);
   const fired: string[] = [];
   const at = (what: string) => () => fired.push(`${what}@${clock.now() - 1000}`);
   clock.setTimeout(at('b'), 20);
@@ -24,7 +24,7 @@ test('advance fires timers in due order at their due time, intervals repeatedly,
 });
 
 test('a timer set by a firing timer, due within the same advance, fires in that advance', () => {
-  const clock = new FakeClock(0);
+  const clock = new ManualClock(0);
   const fired: number[] = [];
   clock.setTimeout(() => clock.setTimeout(() => fired.push(clock.now()), 5), 5);
   clock.advance(10);
@@ -32,7 +32,7 @@ test('a timer set by a firing timer, due within the same advance, fires in that 
 });
 
 test('advanceAsync lets awaiting code set its next timer from the moment the last one fired', async () => {
-  const clock = new FakeClock(0);
+  const clock = new ManualClock(0);
   const woke: number[] = [];
   void (async () => {
     for (let i = 0; i < 3; i++) {
@@ -47,7 +47,7 @@ test('advanceAsync lets awaiting code set its next timer from the moment the las
 });
 
 test('advanceToNext, nextDueInMs and whenTimerSet', async () => {
-  const clock = new FakeClock(0);
+  const clock = new ManualClock(0);
   assert.equal(clock.nextDueInMs(), undefined);
   assert.throws(() => clock.advanceToNext(), /no timer is pending/);
   const seen = clock.timersSet;

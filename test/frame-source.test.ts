@@ -12,7 +12,7 @@ import { loadImage } from '../src/vision/image.js';
 import { cv, type Mat } from '../src/vision/opencv.js';
 import { sleepOn } from '../src/util/clock.js';
 import { samplePhotos } from './helpers/models.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { ManualClock } from '../src/util/manual-clock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'facegate-camera-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,7 +40,7 @@ before(async () => {
   await buildVideoFromStills([{ image: franck[1]!, seconds: 0.5 }], video.short, { fps: 20 });
 });
 
-function source(t: TestContext, cfg: Record<string, unknown>, clock: FakeClock, logs: string[] = []): FrameSource {
+function source(t: TestContext, cfg: Record<string, unknown>, clock: ManualClock, logs: string[] = []): FrameSource {
   const s = createFrameSource(CameraConfig.parse(cfg), (line) => logs.push(line), clock);
   t.after(() => s.stop());
   return s;
@@ -73,7 +73,7 @@ function reaches(s: FrameSource, state: SourceState): Promise<void> {
 class TimeDriver {
   private seen: number;
 
-  constructor(private readonly clock: FakeClock) {
+  constructor(private readonly clock: ManualClock) {
     this.seen = clock.timersSet;
   }
 
@@ -99,7 +99,7 @@ class TimeDriver {
 }
 
 /** Starts a source on its fake clock; the driver then keeps running it. */
-async function started(s: FrameSource, clock: FakeClock): Promise<TimeDriver> {
+async function started(s: FrameSource, clock: ManualClock): Promise<TimeDriver> {
   const starting = s.start();
   const driver = new TimeDriver(clock);
   await driver.until(starting);
@@ -113,7 +113,7 @@ async function takeAll(s: FrameSource, driver: TimeDriver): Promise<Frame[]> {
 }
 
 /** start()'s error, and how much time had passed on the source's clock when it came. */
-async function startFailure(s: FrameSource, clock: FakeClock): Promise<{ message: string; afterMs: number }> {
+async function startFailure(s: FrameSource, clock: ManualClock): Promise<{ message: string; afterMs: number }> {
   const t0 = clock.now();
   const starting = s.start();
   try {
@@ -143,7 +143,7 @@ test('video builder: the planned frames at the planned size, byte-identical for 
 });
 
 test('a video file plays every frame in order, paced at its frame rate, then ends', async (t) => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const s = source(t, { type: 'file', path: video.door }, clock);
   const states = recordStates(s);
   const frames = await takeAll(s, await started(s, clock));
@@ -160,7 +160,7 @@ test('a video file plays every frame in order, paced at its frame rate, then end
 });
 
 test('frames are RGB', async (t) => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const s = source(t, { type: 'file', path: video.colour }, clock);
   const f = (await (await started(s, clock)).until(s.next()))!;
   const [r1, g1, b1] = f.mat.atRaw(240, 160) as unknown as number[];
@@ -170,7 +170,7 @@ test('frames are RGB', async (t) => {
 });
 
 test('loop: true starts the video over instead of ending, keeping the pace', async (t) => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const s = source(t, { type: 'file', path: video.short, loop: true }, clock);
   const states = recordStates(s);
   const driver = await started(s, clock);
@@ -182,7 +182,7 @@ test('loop: true starts the video over instead of ending, keeping the pace', asy
 });
 
 test('realtime: false hands over every frame without waiting on the clock', async (t) => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const s = source(t, { type: 'file', path: video.door, realtime: false }, clock);
   const t0 = clock.now();
   const frames = await takeAll(s, await started(s, clock));
@@ -192,7 +192,7 @@ test('realtime: false hands over every frame without waiting on the clock', asyn
 });
 
 test('a missing or unreadable video file is a clear error at once', async (t) => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const missing = await startFailure(source(t, { type: 'file', path: join(dir, 'missing.mp4') }, clock), clock);
   assert.deepEqual(missing, { message: `video file ${join(dir, 'missing.mp4')} not found`, afterMs: 0 });
   writeFileSync(join(dir, 'notes.mp4'), 'not a video');
@@ -211,7 +211,7 @@ for (const loop of [false, true]) {
     const path = join(dir, `live-${loop}.mp4`);
     copyFileSync(video.short, path);
     const logs: string[] = [];
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     const s = source(t, { type: 'file', path, loop, reconnect: { initialMs: 100, maxMs: 400 } }, clock, logs);
     const driver = await started(s, clock);
     unlinkSync(path);
@@ -237,7 +237,7 @@ test('image folder camera: emptied or removed -> reconnecting, images back -> st
   mkdirSync(aside);
   franck.forEach((p, i) => copyFileSync(p, join(folder, `frame${i + 1}.jpg`)));
   const logs: string[] = [];
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const s = source(t, { type: 'folder', path: folder, fps: 20, loop: true, reconnect: { initialMs: 100, maxMs: 400 } }, clock, logs);
   const states = recordStates(s);
   const driver = await started(s, clock);
@@ -287,7 +287,7 @@ test('image folder camera: plays images in natural name order, skipping unreadab
   writeFileSync(join(folder, 'frame2.jpg'), 'not a jpeg');
   writeFileSync(join(folder, 'notes.txt'), 'ignored');
   const logs: string[] = [];
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const s = source(t, { type: 'folder', path: folder, realtime: false }, clock, logs);
   const frames = await takeAll(s, await started(s, clock));
   assert.equal(frames.length, 2);
@@ -309,7 +309,7 @@ test('stop() resolves a pending next() with null, without waiting for the frame 
   mkdirSync(folder);
   copyFileSync(franck[0]!, join(folder, 'a.jpg'));
   copyFileSync(franck[1]!, join(folder, 'b.jpg'));
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const s = source(t, { type: 'folder', path: folder, fps: 1 }, clock);
   await started(s, clock);
   assert.equal((await s.next())!.seq, 1);
@@ -328,7 +328,7 @@ test('stop() resolves a pending next() with null, without waiting for the frame 
 test('a V4L2 camera that is not there is retried, then a clear error at openTimeoutMs', { skip: existsSync('/dev/video0') && 'this machine has /dev/video0' }, async (t) => {
   for (const device of ['/dev/video0', 0]) {
     const logs: string[] = [];
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     const { message, afterMs } = await startFailure(source(t, { type: 'v4l2', device, openTimeoutMs: 1000 }, clock, logs), clock);
     assert.match(message, /^camera \/dev\/video0 not found: .*`v4l2-ctl --list-devices`.*gave up after 1\.0 s/);
     assert.equal(afterMs, 1000);
@@ -344,7 +344,7 @@ test('an RTSP camera that cannot be reached is a clear error, without its passwo
       server.close(() => resolve(port));
     });
   });
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const s = source(t, { type: 'rtsp', url: `rtsp://admin:secret@127.0.0.1:${port}/stream1`, openTimeoutMs: 800 }, clock);
   assert.equal(s.description, `camera rtsp://admin:***@127.0.0.1:${port}/stream1`);
   const { message, afterMs } = await startFailure(s, clock);
@@ -369,7 +369,7 @@ class ScriptedReader implements FrameReader {
   readCalls = 0;
 
   constructor(
-    private readonly clock: FakeClock,
+    private readonly clock: ManualClock,
     readonly live: boolean,
     private readonly rate: number,
   ) {}
@@ -399,7 +399,7 @@ class ScriptedReader implements FrameReader {
 const POLICY: FrameSourceOptions = { loop: false, realtime: true, reconnect: { initialMs: 100, maxMs: 300 }, openTimeoutMs: 1000 };
 
 function scripted(t: TestContext, opts: { live: boolean; fps: number } & Partial<FrameSourceOptions>, logs: string[] = []) {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const reader = new ScriptedReader(clock, opts.live, opts.fps);
   const s = new ReaderFrameSource(reader, { ...POLICY, ...opts }, (l) => logs.push(l), clock);
   t.after(() => s.stop());

@@ -15,13 +15,13 @@ import { DoorRelay, type RelayPulseEvent, type RelayReleaseEvent } from '../src/
 import { StatusLed } from '../src/hardware/gpio/status-led.js';
 import { Button, type ButtonPressEvent } from '../src/hardware/gpio/button.js';
 import type { Component } from '../src/core/component.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { ManualClock } from '../src/util/manual-clock.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const GPIO_DIR = join(REPO, 'src/hardware/gpio');
 const levels = (gpio: SimulatedGpio, pin: number): Level[] => gpio.edgesFor(pin).map((e) => e.level);
 
-function relayOn(gpio: SimulatedGpio, pulseMs: number, activeLow = true, clock?: FakeClock): DoorRelay {
+function relayOn(gpio: SimulatedGpio, pulseMs: number, activeLow = true, clock?: ManualClock): DoorRelay {
   return new DoorRelay(gpio, { pin: 17, activeLow, pulseMs, name: 'front door' }, clock);
 }
 
@@ -51,7 +51,7 @@ test('the relay starts released: active-low drives 1, active-high drives 0', () 
 });
 
 test('a pulse holds for exactly pulseMs, a second pulse does not extend it, and events carry its times', () => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const gpio = new SimulatedGpio({ clock });
   const relay = relayOn(gpio, 100, true, clock);
   const pulses: RelayPulseEvent[] = [];
@@ -83,7 +83,7 @@ test('a pulse holds for exactly pulseMs, a second pulse does not extend it, and 
 });
 
 test('release() ends a pulse early with cause "release"; a new pulse is allowed after it', () => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const gpio = new SimulatedGpio({ clock });
   const relay = relayOn(gpio, 100, true, clock);
   const releases = releasesOf(relay);
@@ -101,7 +101,7 @@ test('release() ends a pulse early with cause "release"; a new pulse is allowed 
 });
 
 test('stop releases mid-pulse and removes the process hooks', (t) => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const gpio = new SimulatedGpio({ clock });
   const relay = relayOn(gpio, 10_000, true, clock);
   t.after(() => relay.stop());
@@ -201,7 +201,7 @@ test('a child that calls process.exit with the relay energised releases it', () 
 
 /** A button and the backend it reads, both on one fake clock. */
 function buttonRig(debounceMs: number, activeLow = true) {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const gpio = new SimulatedGpio({ clock });
   const button = new Button(gpio, { pin: 22, activeLow, debounceMs }, clock);
   const presses: (ButtonPressEvent & { emittedAtMs: number })[] = [];
@@ -286,7 +286,7 @@ test('button: stop cancels a pending debounce and frees the pin', () => {
 });
 
 test('LED: flash(3, 100) lights 50 ms and darkens 50 ms three times, resolves a period after the last flash began; activeLow inverts', async () => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const gpio = new SimulatedGpio({ clock });
   const led = new StatusLed(gpio, { pin: 27 }, clock);
   led.start();
@@ -313,7 +313,7 @@ test('LED: flash(3, 100) lights 50 ms and darkens 50 ms three times, resolves a 
 });
 
 test('LED: blink toggles every half period until replaced; a flash replaced by on() resolves and the LED stays lit', async (t) => {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const gpio = new SimulatedGpio({ clock });
   const led = new StatusLed(gpio, { pin: 27 }, clock);
   led.start();
@@ -443,7 +443,7 @@ test('isRpioBoard: Pi 1-4, 400, Zero and CM1-4 yes; the Pi 5 family and other bo
 
 test('rpio in its mock mode: outputs, a relay, inputs seen by sampling, pin checks', (t) => {
   const logs: string[] = [];
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const gpio = createRpioGpio({ mock: 'raspi-3', log: (l) => logs.push(l), clock });
   const relay = new DoorRelay(gpio, { pin: 17, activeLow: true, pulseMs: 40, name: 'front door' }, clock);
   // On a failed assertion, still stop timers and sampling so the run ends and reports.
@@ -539,7 +539,7 @@ function fakeLibgpiod(heldElsewhere: number[]) {
 test('libgpiod backend (on a stand-in for node-libgpiod): requests, pull flags, errors, a relay and a sampled button', (t) => {
   const { lib, calls, values } = fakeLibgpiod([4]);
   const logs: string[] = [];
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const gpio = createLibgpiodGpio(lib, { chip: 'gpiochip0', log: (l) => logs.push(l), clock });
   const relay = new DoorRelay(gpio, { pin: 17, activeLow: true, pulseMs: 40, name: 'front door' }, clock);
   const button = new Button(gpio, { pin: 22, activeLow: true, debounceMs: 30 }, clock);

@@ -1,7 +1,7 @@
 // A fake systemd (python3 on a unix datagram socket, with sender credentials) receives what the
 // real sd-notify module sends through SystemdNotifier. libsystemd reads NOTIFY_SOCKET,
 // WATCHDOG_USEC and WATCHDOG_PID on every call, so setting them here is what systemd's exec does.
-// The watchdog ticks run on a FakeClock: which ticks ping is exact, not a window.
+// The watchdog ticks run on a ManualClock: which ticks ping is exact, not a window.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SystemdNotifier } from '../src/system/systemd-notifier.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { ManualClock } from '../src/util/manual-clock.js';
 
 const WATCHDOG_MS = 400;
 const TICK_MS = WATCHDOG_MS / 2;
@@ -117,7 +117,7 @@ function recordingLog() {
 
 test('watchdog pings follow processed frames: none while frames stall, pings again when they resume, none after stop', { skip }, async () => {
   underSystemd({ WATCHDOG_USEC: String(WATCHDOG_MS * 1000) });
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const { lines, log } = recordingLog();
   const notifier = new SystemdNotifier({ log, clock });
   notifier.start();
@@ -171,7 +171,7 @@ for (const [what, env] of [
 ] as const) {
   test(`${what} it notifies but never pings`, { skip }, async () => {
     underSystemd(env);
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     const notifier = new SystemdNotifier({ clock });
     notifier.start();
     notifier.ready('up');
@@ -186,7 +186,7 @@ for (const [what, env] of [
 
 test('a watchdog interval configured at or past WatchdogSec is warned about', { skip }, async () => {
   underSystemd({ WATCHDOG_USEC: String(WATCHDOG_MS * 1000) });
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const { lines, log } = recordingLog();
   const notifier = new SystemdNotifier({ log, clock, watchdogIntervalMs: WATCHDOG_MS });
   notifier.start();
@@ -201,7 +201,7 @@ test('outside systemd every call is a no-op with one debug line', () => {
   const saved = process.env.NOTIFY_SOCKET;
   delete process.env.NOTIFY_SOCKET;
   try {
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     const { lines, log } = recordingLog();
     const notifier = new SystemdNotifier({ log, watchdogIntervalMs: 10, clock });
     notifier.stop();

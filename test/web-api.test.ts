@@ -1,5 +1,5 @@
 // The web console's HTTP API through fastify.inject(): a real WebApp, a real EventBus, real
-// users with scrypt hashes, a FakeClock for sessions and rate limits, a fake AdminApi.
+// users with scrypt hashes, a ManualClock for sessions and rate limits, a fake AdminApi.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { resolveWebSettings, type WebSettings } from '../src/web/settings.js';
 import { UserStore } from '../src/web/user-store.js';
 import { buildWebApp, type BuiltWebApp } from '../src/web/web-app.js';
 import { ConfigSchema } from '../src/config/schema.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { ManualClock } from '../src/util/manual-clock.js';
 import { FakeAdmin, writeWebUsers } from './helpers/web-backend.js';
 
 const PASSWORDS = { ada: 'ada-admin-password', vic: 'vic-viewer-password' };
@@ -18,7 +18,7 @@ const PASSWORDS = { ada: 'ada-admin-password', vic: 'vic-viewer-password' };
 interface Fixture extends BuiltWebApp {
   dir: string;
   bus: EventBus;
-  clock: FakeClock;
+  clock: ManualClock;
   admin: FakeAdmin;
   users: UserStore;
   logs: string[];
@@ -31,7 +31,7 @@ async function fixture(overrides: Partial<WebSettings> = {}): Promise<Fixture> {
     { name: 'ada', password: PASSWORDS.ada, role: 'admin' },
     { name: 'vic', password: PASSWORDS.vic, role: 'viewer' },
   ]);
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const bus = new EventBus();
   const admin = new FakeAdmin(bus, clock);
   const users = new UserStore(settings.usersPath);

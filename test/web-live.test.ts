@@ -18,7 +18,7 @@ import { UserStore } from '../src/web/user-store.js';
 import { WebConsole } from '../src/web/web-console.js';
 import { ConfigSchema } from '../src/config/schema.js';
 import { systemClock } from '../src/util/clock.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { ManualClock } from '../src/util/manual-clock.js';
 import { FakeAdmin, writeWebUsers } from './helpers/web-backend.js';
 
 const OPTS = { fps: 5, maxWidth: 640, jpegQuality: 80 };
@@ -38,7 +38,7 @@ const alice: FaceInView = { trackId: 3, box: [100, 60, 80, 100], label: 'alice',
 describe('live view', () => {
   it('subscribes only while viewers watch and passes at most fps frames a second', () => {
     const bus = new EventBus();
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     const live = new LiveView(bus, clock, OPTS);
     assert.equal(bus.has('frame.analysed'), false, 'nobody watches: the loop builds no frame payloads');
     const pictures: LiveFrame[] = [];
@@ -85,7 +85,7 @@ describe('live view', () => {
 
   it('feeds decisions without the face embedding, only while someone listens', () => {
     const bus = new EventBus();
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     const admin = new FakeAdmin(bus, clock);
     const feed = new EventFeed(bus);
     assert.equal(bus.has('decision'), false);

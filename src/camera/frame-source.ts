@@ -107,6 +107,11 @@ export class ReaderFrameSource extends EventEmitter<FrameSourceEvents> implement
     return this.reader.description;
   }
 
+  /** The rate a file or folder plays at (camera.fps, else the file's own); known once started. */
+  get playbackFps(): number {
+    return this.reader.fps();
+  }
+
   start(): Promise<void> {
     if (this.started || this.halted) return Promise.reject(new Error(`${this.description} was already started; create a new source instead`));
     this.started = true;
@@ -342,7 +347,7 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-export function createFrameSource(cfg: CameraConfig, log?: (line: string) => void, clock: Clock = systemClock): FrameSource {
+export function createFrameSource(cfg: CameraConfig, log?: (line: string) => void, clock: Clock = systemClock): ReaderFrameSource {
   const readerLog = log ?? (() => {});
   return new ReaderFrameSource(createReader(cfg, readerLog), cfg, readerLog, clock);
 }

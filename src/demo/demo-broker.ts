@@ -6,7 +6,7 @@ import { Aedes } from 'aedes';
 
 export interface DemoBroker {
   url: string;
-  /** Every message a client published, in arrival order. */
+  /** Every message a client published, in arrival order; a binary payload (the last face's JPEG) as a short description. */
   messages: { topic: string; payload: string }[];
   close(): Promise<void>;
 }
@@ -20,7 +20,7 @@ export async function startDemoBroker(onMessage: (topic: string, payload: string
   broker.on('publish', (packet, client) => {
     // client is null for the broker's own $SYS messages.
     if (!client) return;
-    const m = { topic: packet.topic, payload: packet.payload.toString() };
+    const m = { topic: packet.topic, payload: typeof packet.payload === 'string' ? packet.payload : printable(packet.payload) };
     messages.push(m);
     onMessage(m.topic, m.payload);
   });
@@ -32,4 +32,16 @@ export async function startDemoBroker(onMessage: (topic: string, payload: string
       server.close();
     },
   };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Text as it is; anything else (Home Assistant's last-face image) described, not dumped on a terminal. */
+function printable(payload: Buffer): string {
+  if (payload[0] === 0xff && payload[1] === 0xd8) return `<JPEG image, ${payload.length} bytes>`;
+  try {
+    return utf8.decode(payload);
+  } catch {
+    return `<binary, ${payload.length} bytes>`;
+  }
 }

@@ -11,6 +11,8 @@ import { loadConfig } from '../config/load.js';
 import { openGalleryContext, analyzerFor } from '../app/gallery-context.js';
 import { commitEnrollment, prepareCandidates } from '../gallery/enrollment.js';
 import { buildVideoFromStills } from '../camera/video-builder.js';
+import { videoTimeSources } from '../camera/video-time.js';
+import { ManualClock } from '../util/manual-clock.js';
 import { SimulatedGpio } from '../hardware/gpio/simulated-gpio.js';
 import { Daemon } from '../daemon/daemon.js';
 import { createLogger } from '../daemon/logger.js';
@@ -31,8 +33,18 @@ export interface DemoResult {
 }
 
 export const DEMO_DEVICE = 'demo';
+const DEMO_FPS = 10;
 
-export async function runDemo(outDir: string, opts: { print: (line: string) => void; realtime?: boolean }): Promise<DemoResult> {
+export interface DemoOptions {
+  print: (line: string) => void;
+  /**
+   * Play the video on its own timeline as fast as the models run (VideoTimeSource), instead of
+   * at its frame rate on the wall clock: the same decisions and pulses, in the time inference takes.
+   */
+  videoTime?: boolean;
+}
+
+export async function runDemo(outDir: string, opts: DemoOptions): Promise<DemoResult> {
   const print = opts.print;
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
@@ -48,7 +60,7 @@ export async function runDemo(outDir: string, opts: { print: (line: string) => v
     const config = {
       models: { dir: DEFAULT_MODELS_DIR },
       gallery: { path: 'gallery.db' },
-      camera: { type: 'file', path: 'door.mp4', fps: 10, loop: false },
+      camera: { type: 'file', path: 'door.mp4', fps: DEMO_FPS, loop: false },
       doors: [{ name: 'front', relay: { pin: DEMO_RELAY_PIN, activeLow: true, pulseMs: 1500 }, allow: { everyone: true } }],
       gpio: { backend: 'simulated' },
       health: { enabled: true, port: 0 },
@@ -87,9 +99,12 @@ export async function runDemo(outDir: string, opts: { print: (line: string) => v
     ];
     const segments = visits.flatMap((v) => v.stills.map((k) => ({ image: photos[k]!, seconds: 2.5 / v.stills.length })));
     print(`demo: building door.mp4 (${visits.length} visits: ${visits.map((v) => `${v.who}${v.enrolled ? '' : ' (stranger)'}`).join(', ')})`);
-    await buildVideoFromStills(segments, join(outDir, 'door.mp4'), { width: 640, height: 480, fps: 10, gapSeconds: 2 });
+    await buildVideoFromStills(segments, join(outDir, 'door.mp4'), { width: 640, height: 480, fps: DEMO_FPS, gapSeconds: 2 });
 
+    // Video time: one manual clock for the daemon and the relay, moved by the video's frames.
+    const videoClock = opts.videoTime ? new ManualClock(Date.now()) : undefined;
     const gpio = new SimulatedGpio({
+      ...(videoClock ? { clock: videoClock } : {}),
       onEdge: (e) => {
         if (e.pin !== DEMO_RELAY_PIN) return;
         // Active-low relay: level 0 energises it.
@@ -98,7 +113,12 @@ export async function runDemo(outDir: string, opts: { print: (line: string) => v
     });
     const loaded = loadConfig(configPath);
     const events: RecognitionEvent[] = [];
-    const daemon = new Daemon(loaded, { log: createLogger(loaded.config.logging), gpio, onEvent: (e) => events.push(e) });
+    const daemon = new Daemon(loaded, {
+      log: createLogger(loaded.config.logging),
+      gpio,
+      onEvent: (e) => events.push(e),
+      ...(videoClock ? { clock: videoClock, frameSource: videoTimeSources(videoClock) } : {}),
+    });
     await daemon.start();
     await daemon.finished();
     await daemon.stop();

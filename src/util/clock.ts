@@ -1,5 +1,5 @@
 // Time as a dependency: components take a Clock so tests advance time instead of waiting for it.
-// `systemClock` is the real one; test/helpers/fake-clock.ts is the one tests drive.
+// `systemClock` is the real one; ManualClock (manual-clock.ts) is the one tests drive.
 
 export type TimerHandle = { readonly __timer: unique symbol } | NodeJS.Timeout;
 

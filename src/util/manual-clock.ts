@@ -1,5 +1,7 @@
-// A clock that only moves when a test says so: timers fire in due order, each at its due time.
-import type { Clock, TimerHandle } from '../../src/util/clock.js';
+// A clock that only moves when told to: timers fire in due order, each at its due time. Tests drive
+// it instead of waiting on wall-clock windows; the fast demo runs the
+// daemon on it in video time, advanced one frame period per frame.
+import type { Clock, TimerHandle } from './clock.js';
 
 interface Timer {
   id: number;
@@ -11,7 +13,7 @@ interface Timer {
 /** One turn of the event loop: promise chains settle and already-finished I/O callbacks run. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-export class FakeClock implements Clock {
+export class ManualClock implements Clock {
   private timers: Timer[] = [];
   private nextId = 1;
   private onTimerSet: { count: number; resolve: () => void }[] = [];
@@ -56,6 +58,11 @@ export class FakeClock implements Clock {
     const end = this.nowMs + ms;
     for (let due = this.earliest(end); due; due = this.earliest(end)) this.fire(due);
     this.nowMs = end;
+  }
+
+  /** advance() to an absolute time; a time already past leaves the clock where it is. */
+  advanceTo(atMs: number): void {
+    this.advance(Math.max(0, atMs - this.nowMs));
   }
 
   /** Moves time to the next timer and fires it; returns how far time moved. Throws when nothing is pending. */
