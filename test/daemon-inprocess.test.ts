@@ -12,6 +12,7 @@ import { EventLog } from '../src/events/event-log.js';
 import { requireModels, samplePhotos } from './helpers/models.js';
 import { startDaemon } from './helpers/daemon.js';
 import { visit } from './helpers/scripted-camera.js';
+import { ManualClock } from '../src/util/manual-clock.js';
 
 let work: string;
 let photos: Record<string, string>;
@@ -28,7 +29,9 @@ test('without MQTT: enroll by upload, every decision recorded with a snapshot, e
   const franck = FRANCK_FRAMES.map((k) => photos[k]!);
   // Franck walks up, leaves; 3 s later a stranger (not enrolled yet) walks up.
   const script = [...visit(franck.slice(5, 11), 0), ...visit(Array(5).fill(photos.audrey!), 3000)];
-  const d = await startDaemon(dir, { script, hold: true, extra: { events: { snapshots: { enabled: true }, unknownFaces: true }, doors: [{ name: 'front', relay: { pin: 17, pulseMs: 200 } }] } });
+  // On the script's time: the 200 ms pulse ends during franck's visit on any machine.
+  const clock = new ManualClock(Date.now());
+  const d = await startDaemon(dir, { script, hold: true, clock, extra: { events: { snapshots: { enabled: true }, unknownFaces: true }, doors: [{ name: 'front', relay: { pin: 17, pulseMs: 200 } }] } });
   try {
     const uploads = [...franck.slice(0, 4).map((f) => ({ source: f.split('/').at(-1)!, data: readFileSync(f) })), { source: 'notes.txt', data: Buffer.from('not a photo') }];
     const enrolled = await d.daemon.admin.enrollFromImages('franck', uploads, web);

@@ -18,7 +18,7 @@ import { discoveryMessages, LOCK_COMMAND_TEMPLATE, parseLockCommand } from '../s
 import { MqttBridge } from '../src/mqtt/mqtt-bridge.js';
 import type { MqttSettings } from '../src/mqtt/settings.js';
 import type { RecognitionEvent } from '../src/recognition/events.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { ManualClock } from '../src/util/manual-clock.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { Recorder } from './helpers/mqtt-recorder.js';
 
@@ -101,7 +101,7 @@ test('lock code: scrypt hash, constant-time check, lockout after 5 wrong codes t
   assert.throws(() => parseConfig('mqtt:\n  url: mqtt://x\n  homeAssistant:\n    lock:\n      codeHash: "1234"\n', 'f.yaml'), /codeHash: a hash made by facegate mqtt ha-code/);
   assert.throws(() => parseConfig('mqtt:\n  url: mqtt://x\n  homeAssistant:\n    lock:\n      codeFormat: "(["\n', 'f.yaml'), /codeFormat: not a regular expression/);
 
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   // The guard's own logic, with a plain comparison standing in for scrypt (checked above).
   const guard = new CodeGuard({ matches: async (code) => code === CODE, maxFailures: 5, lockoutMs: 300_000, clock });
   assert.deepEqual(await guard.check(CODE), { ok: true });
@@ -139,7 +139,7 @@ test('bridge on a real broker: the right code opens as Home Assistant, wrong cod
   const broker = new Mosquitto(dir);
   await broker.start();
   const events = openMqttQueue(join(dir, 'events.db'));
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const { admin, calls } = recordingAdmin();
   let pendingCaptures = 0;
   const settings: MqttSettings = {
@@ -165,9 +165,9 @@ test('bridge on a real broker: the right code opens as Home Assistant, wrong cod
   await rec.waitFor('online', (m) => m.topic === `${PREFIX}status` && m.payload === 'online');
   const lockConfig = await rec.waitFor('lock discovery', (m) => m.topic === 'homeassistant/lock/facegate_door1/door_front/config');
   const lockTopic = JSON.parse(lockConfig.payload).command_topic as string;
-  // Subscriptions are in place once the retained door state went out after them.
+  // Subscriptions are in place once the retained door state went out after them: the bridge sends
+  // its SUBSCRIBEs first on the same connection, and the broker handles a client's packets in order.
   await rec.waitFor('door state', (m) => m.topic === `${PREFIX}door/front/state`);
-  await new Promise((r) => setTimeout(r, 100));
 
   /** Sends what Home Assistant sends and waits until the bridge handled it (a door state re-sent, or a call). */
   const press = async (action: string, code: string | null) => {

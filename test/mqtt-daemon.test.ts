@@ -9,14 +9,13 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { REPO_ROOT } from '../src/paths.js';
 import { FRANCK_FRAMES } from '../src/fixtures/sample-photos.js';
 import { EnrollmentPayload, LastPersonPayload, RecognitionPayload, ResponsePayload, StatePayload, UnlockPayload } from '../src/mqtt/contract.js';
 import { signRequest } from '../src/mqtt/signing.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { Recorder } from './helpers/mqtt-recorder.js';
-import { enrollPhotos, folderConfig, spawnDaemon } from './helpers/daemon.js';
+import { enrollPhotos, folderConfig, spawnDaemon, waitUntil } from './helpers/daemon.js';
 import { cliInProcess } from './helpers/cli.js';
 import { requireModels, samplePhotos } from './helpers/models.js';
 
@@ -116,7 +115,9 @@ test('spawned daemon: state, discovery, decisions, signed unlock, mark wrong, La
     const before = rec.messages.length;
     const ha = await rec.request(PREFIX, 'unlock', { door: 'front', transaction: 'home-assistant' });
     assert.deepEqual([ha.status, ha.code], ['error', 'unsigned']);
-    await sleep(300);
+    // A pulse would have been published before the answer to the next request: ask one.
+    const next = await rec.request(PREFIX, 'no_such_command', { transaction: 'after the refused unlock' });
+    assert.equal(next.status, 'error');
     assert.deepEqual(rec.messages.slice(before).filter((m) => m.topic.includes('/door/') || m.topic.includes('/event/')), []);
 
     // "That was not franck": a negative template from the embedding the decision was made on.
@@ -131,7 +132,7 @@ test('spawned daemon: state, discovery, decisions, signed unlock, mark wrong, La
 
     // What a client that subscribes now gets: the retained topics.
     const late = await Recorder.connect(broker.url, [`${PREFIX}#`, 'homeassistant/#']);
-    await sleep(300);
+    await late.flush();
     const retained = new Map(late.messages.filter((m) => m.retain).map((m) => [m.topic, m.payload]));
     await late.end();
     assert.equal(retained.get(`${PREFIX}status`), 'online');
@@ -154,7 +155,7 @@ test('spawned daemon: state, discovery, decisions, signed unlock, mark wrong, La
     await rec.waitFor('online again', (m) => m.topic === `${PREFIX}status` && m.payload === 'online', { from: mark });
     for (const t of discovery.map((m) => m.topic)) await rec.waitFor(`removal of ${t}`, (m) => m.topic === t && m.payload === '', { from: mark });
     const fresh = await Recorder.connect(broker.url, ['homeassistant/#']);
-    await sleep(300);
+    await fresh.flush();
     assert.deepEqual(fresh.messages, [], 'retained discovery configs left behind');
     await fresh.end();
 
@@ -276,11 +277,11 @@ test('in-process daemon: fuzzed and replayed requests change nothing and never p
     const valid = signed('unlock', { door: 'front', transaction: 'valid' });
     const ok = await rec.request(PREFIX, 'unlock', valid);
     assert.deepEqual([ok.status, (ok.data as { pulsed: boolean }).pulsed], ['ok', true]);
-    await sleep(450);
+    await waitUntil('the end of the pulse', () => relayEdges() >= edgesBefore + 2);
     assert.equal(relayEdges(), edgesBefore + 2, 'one pulse: energised, released');
     const replay = await rec.request(PREFIX, 'unlock', valid);
     assert.equal(replay.code, 'replayed');
-    await sleep(100);
+    // A pulse starts before the answer is sent.
     assert.equal(relayEdges(), edgesBefore + 2, 'the replay pulsed the relay');
 
     // The other commands, signed.
@@ -361,16 +362,15 @@ test('TLS with a client certificate and a password file, from the config', { tim
     const removal = await cli(['mqtt', 'discovery', '--remove', '--config', join(dir, 'facegate.yaml'), '--wait', '0.5']);
     assert.match(removal.stdout, /^10 Home Assistant entities of door1 removed/, removal.stderr);
     const ha = await Recorder.connect(broker.url, ['homeassistant/#'], { username: 'door', password: 'open sesame', ...Object.fromEntries(Object.entries(tlsFiles).map(([k, p]) => [k, readFileSync(p)])) });
-    await sleep(300);
+    await ha.flush();
     assert.deepEqual(ha.messages, []);
     await ha.end();
 
     writeFileSync(join(dir, 'wrong-password'), 'guess\n');
     const bad = bridgeWith('wrong-password');
     bad.bridge.start();
-    await sleep(800);
+    await waitUntil('the refused login', () => bad.lines.some((l) => /refused the login: check mqtt.username and the password/.test(l)));
     assert.equal(bad.bridge.connected, false);
-    assert.ok(bad.lines.some((l) => /refused the login: check mqtt.username and the password/.test(l)), bad.lines.join('\n'));
     await bad.bridge.stop();
     bad.events.close();
   } finally {
@@ -379,14 +379,17 @@ test('TLS with a client certificate and a password file, from the config', { tim
   }
 });
 
-test('a missing HMAC key file: one clear line, non-zero exit, relay never touched', async () => {
+test('a missing HMAC key file: a clear error naming it, relay never touched', async () => {
+  const { loadConfig } = await import('../src/config/load.js');
+  const { Daemon } = await import('../src/daemon/daemon.js');
+  const { SimulatedGpio } = await import('../src/hardware/gpio/simulated-gpio.js');
+  const { pino } = await import('pino');
   const dir = mkdtempSync(join(work, 'badkey-'));
   mkdirSync(join(dir, 'camera'));
   copyFileSync(photos[FRANCK_FRAMES[0]!]!, join(dir, 'camera', 'f0.jpg'));
-  const d = spawnDaemon(folderConfig(dir, { mqtt: { url: 'mqtt://127.0.0.1:9', commands: { hmacKeyFile: 'missing.key' } } }));
-  assert.notEqual(await d.exited, 0);
-  const errors = d.logs.filter((l) => l.line.startsWith('facegate:'));
-  assert.equal(errors.length, 1, d.logs.map((l) => l.line).join('\n'));
-  assert.match(errors[0]!.line, /mqtt\.commands\.hmacKeyFile: HMAC key file .*missing\.key does not exist/);
-  assert.ok(!d.logs.some((l) => /ENERGISED|GRANTED|"msg":"ready: /.test(l.line)));
+  const gpio = new SimulatedGpio();
+  const daemon = new Daemon(loadConfig(folderConfig(dir, { mqtt: { url: 'mqtt://127.0.0.1:9', commands: { hmacKeyFile: 'missing.key' } } })), { log: pino({ level: 'silent' }), gpio });
+  await assert.rejects(daemon.start(), (err: Error) => /facegate\.yaml:\d+: mqtt\.commands\.hmacKeyFile: HMAC key file .*missing\.key does not exist/.test(err.message) && !err.message.includes('\n'));
+  await daemon.stop();
+  assert.deepEqual(gpio.edges, [], 'GPIO was touched');
 });

@@ -9,6 +9,10 @@ import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../src/paths.js';
 import { MODELS_DIR } from './models.js';
 import { ScriptedCamera, type ScriptedFrame } from './scripted-camera.js';
+import { createFrameSource } from '../../src/camera/frame-source.js';
+import { videoTimeSources } from '../../src/camera/video-time.js';
+import type { SourceFactory } from '../../src/daemon/camera.js';
+import type { ManualClock } from '../../src/util/manual-clock.js';
 import type { RecognitionEvent } from '../../src/recognition/events.js';
 
 export function folderConfig(dir: string, extra: Record<string, unknown> = {}): string {
@@ -55,12 +59,40 @@ export function spawnDaemon(config: string, env: Record<string, string> = {}) {
 }
 
 /**
+ * Resolves once `ok()` holds, polling; for what arrives by real I/O (a socket, a child process).
+ * The timeout only turns a hang into a failure with a message: nothing passes by waiting it out.
+ */
+export async function waitUntil(what: string, ok: () => boolean, timeoutMs = 30_000, context: () => string = () => ''): Promise<void> {
+  const start = Date.now();
+  while (!ok()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}${context() ? `:\n${context()}` : ''}`);
+    await sleep(10);
+  }
+}
+
+export interface StartOptions {
+  extra?: Record<string, unknown>;
+  /** A scripted camera instead of the config's folder. */
+  script?: ScriptedFrame[];
+  hold?: boolean;
+  /**
+   * Run the daemon (timers, relay, button, GPIO) on this clock, with the camera in video time:
+   * each frame moves the clock one frame period as recognition takes it (a scripted camera moves
+   * it to each frame's time), so a frame takes no time in the daemon's eyes however slow this
+   * machine is. While no frames come (camera lost), `advance` moves it, between frames only.
+   */
+  clock?: ManualClock;
+  /** Sees each log line as it is written (before the call that logged it returns). */
+  onLog?: (line: string) => void;
+}
+
+/**
  * The daemon in this process: the real components on a config from `folderConfig`, the
  * simulated GPIO, and a scripted camera instead of the folder when `script` is given. Log lines
  * are kept for assertions. Share one per test file where the tests allow it: each start loads the
  * models (about a second).
  */
-export async function startDaemon(dir: string, opts: { extra?: Record<string, unknown>; script?: ScriptedFrame[]; hold?: boolean } = {}) {
+export async function startDaemon(dir: string, opts: StartOptions = {}) {
   const { loadConfig } = await import('../../src/config/load.js');
   const { Daemon } = await import('../../src/daemon/daemon.js');
   const { SimulatedGpio } = await import('../../src/hardware/gpio/simulated-gpio.js');
@@ -68,20 +100,61 @@ export async function startDaemon(dir: string, opts: { extra?: Record<string, un
   const config = folderConfig(dir, { health: { enabled: false }, ...opts.extra });
   const loaded = loadConfig(config);
   const lines: string[] = [];
-  const log = pino({ level: 'debug', base: undefined }, { write: (l: string) => void lines.push(l.trimEnd()) });
-  const gpio = new SimulatedGpio();
+  const log = pino(
+    { level: 'debug', base: undefined },
+    {
+      write: (l: string) => {
+        const line = l.trimEnd();
+        lines.push(line);
+        // A frame that failed is done too (it emits no 'frame.analysed').
+        if (line.includes('"msg":"frame failed')) done++;
+        opts.onLog?.(line);
+      },
+    },
+  );
+  const clock = opts.clock;
+  const gpio = new SimulatedGpio(clock ? { clock } : {});
   const events: RecognitionEvent[] = [];
-  const camera = opts.script ? new ScriptedCamera(opts.script, { hold: opts.hold ?? false }) : undefined;
-  const daemon = new Daemon(loaded, { log, gpio, onEvent: (e) => events.push(e), ...(camera ? { frameSource: () => camera } : {}) });
+  const camera = opts.script ? new ScriptedCamera(opts.script, { hold: opts.hold ?? false, ...(clock ? { clock } : {}) }) : undefined;
+  // Frames handed to recognition and frames it finished (or failed): equal when the loop is idle.
+  // The folder camera is wrapped only where a test needs the count: any frameSource makes the
+  // daemon's preflight skip its camera checks.
+  let handed = 0;
+  let done = 0;
+  const counting: SourceFactory = (cfg, l, c) => {
+    const source = camera ?? (clock ? videoTimeSources(clock)(cfg, l, c) : createFrameSource(cfg, l, c));
+    const next = source.next.bind(source);
+    source.next = async () => {
+      const frame = await next();
+      if (frame) handed++;
+      return frame;
+    };
+    return source;
+  };
+  const daemon = new Daemon(loaded, { log, gpio, onEvent: (e) => events.push(e), ...(camera || clock ? { frameSource: counting } : {}), ...(clock ? { clock } : {}) });
+  daemon.bus.on('frame.analysed', () => void done++);
   await daemon.start();
-  const waitFor = async (what: string, ok: () => boolean, timeoutMs = 30_000) => {
-    const start = Date.now();
-    while (!ok()) {
-      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}:\n${lines.join('\n')}`);
-      await sleep(20);
+  const waitFor = (what: string, ok: () => boolean, timeoutMs = 30_000) => waitUntil(what, ok, timeoutMs, () => lines.join('\n'));
+  const idle = () => waitFor('the frame in recognition to be analysed', () => done >= handed);
+  /** Moves the manual clock `ms` forward in `stepMs` steps, letting recognition finish each frame it took first. */
+  const advance = async (ms: number, stepMs = 10) => {
+    if (!clock) throw new Error('advance() needs the daemon started with a clock');
+    for (let left = ms; left > 0; left -= stepMs) {
+      await idle();
+      await clock.advanceAsync(Math.min(stepMs, left), stepMs);
+    }
+    await idle();
+  };
+  /** advance() until `ok` holds, for at most `maxMs` of daemon time; real I/O (files, sockets) gets its turn between steps. */
+  const advanceUntil = async (what: string, ok: () => boolean, maxMs = 30_000, stepMs = 50) => {
+    for (let t = 0; !ok(); t += stepMs) {
+      if (t >= maxMs) throw new Error(`no ${what} within ${maxMs} ms of daemon time:\n${lines.join('\n')}`);
+      await advance(stepMs, Math.min(stepMs, 10));
+      await sleep(1);
     }
   };
-  return { daemon, gpio, camera, lines, events, config, waitFor, messages: () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg) };
+  const frames = () => done;
+  return { daemon, gpio, camera, lines, events, config, waitFor, advance, advanceUntil, frames, messages: () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg) };
 }
 
 /** Enrolls `name` from photo files into the gallery of `config`, as `facegate enroll` does. */

@@ -10,18 +10,45 @@ export interface Recorded {
   atMs: number;
 }
 
+let recorders = 0;
+
 export class Recorder {
   readonly messages: Recorded[] = [];
+  /** This recorder's own topic for flush(): its messages are not recorded. */
+  private readonly flushTopic = `facegate-test/flush/${process.pid}-${++recorders}`;
+  private flushed = 0;
 
   private constructor(readonly client: MqttClient) {
-    client.on('message', (topic, payload, packet) => this.messages.push({ topic, payload: payload.toString(), retain: packet.retain, atMs: Date.now() }));
+    client.on('message', (topic, payload, packet) => {
+      if (topic === this.flushTopic) this.flushed = Number(payload.toString());
+      else this.messages.push({ topic, payload: payload.toString(), retain: packet.retain, atMs: Date.now() });
+    });
   }
 
   static async connect(url: string, filters: string[], opts: IClientOptions = {}): Promise<Recorder> {
     const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 100, ...opts });
     const r = new Recorder(client);
-    await client.subscribeAsync(Object.fromEntries(filters.map((f) => [f, { qos: 1 as const }])));
+    await client.subscribeAsync(Object.fromEntries([...filters, r.flushTopic].map((f) => [f, { qos: 1 as const }])));
     return r;
+  }
+
+  /**
+   * Resolves once the broker has sent this recorder everything it queued for it before now (the
+   * retained messages of its subscriptions included): the broker handles one client's packets in
+   * order, so a message this recorder publishes to itself comes back after them.
+   */
+  async flush(): Promise<void> {
+    const n = this.flushed + 1;
+    await this.client.publishAsync(this.flushTopic, String(n), { qos: 1 });
+    await this.waitUntilFlushed(n);
+  }
+
+  private async waitUntilFlushed(n: number): Promise<void> {
+    const deadline = Date.now() + 15_000;
+    while (this.flushed < n) {
+      if (Date.now() > deadline) throw new Error('the broker did not return a flush message within 15 s');
+      await sleep(5);
+    }
   }
 
   on(topic: string, from = 0): Recorded[] {

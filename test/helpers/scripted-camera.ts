@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Frame, FrameSource, FrameSourceEvents, FrameSourceStats, SourceState } from '../../src/camera/frame-source.js';
 import { loadImage } from '../../src/vision/image.js';
 import { cv, type Mat } from '../../src/vision/opencv.js';
+import type { ManualClock } from '../../src/util/manual-clock.js';
 
 export interface ScriptedFrame {
   /** A photo file, or 'empty' for a grey 640x480 frame. */
@@ -27,17 +28,23 @@ export class ScriptedCamera extends EventEmitter<FrameSourceEvents> implements F
   private release: () => void = () => undefined;
   private readonly held: Promise<void>;
 
-  /** `hold`: stream nothing until play() (so a test can enroll people first). */
+  /**
+   * `hold`: stream nothing until play() (so a test can enroll people first). `clock`: the daemon's
+   * manual clock, moved to each frame's capture time as the frame is handed over, so relay pulses
+   * and timeouts run on the script's time.
+   */
   constructor(
     private readonly script: ScriptedFrame[],
-    opts: { hold?: boolean; startMs?: number } = {},
+    opts: { hold?: boolean; startMs?: number; clock?: ManualClock } = {},
   ) {
     super();
-    this.startMs = opts.startMs ?? Date.now();
+    this.clock = opts.clock;
+    this.startMs = opts.startMs ?? this.clock?.now() ?? Date.now();
     this.held = opts.hold ? new Promise((r) => (this.release = r)) : Promise.resolve();
   }
 
   private startMs: number;
+  private readonly clock: ManualClock | undefined;
 
   play(): void {
     this.release();
@@ -64,6 +71,7 @@ export class ScriptedCamera extends EventEmitter<FrameSourceEvents> implements F
       return null;
     }
     this.index++;
+    this.clock?.advanceTo(this.startMs + step.atMs);
     return { mat: this.mat(step.image), seq: this.index, capturedAtMs: this.startMs + step.atMs, source: this.description };
   }
 
