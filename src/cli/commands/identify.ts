@@ -124,6 +124,10 @@ export function registerIdentifyCommands(program: Command): void {
       const configPath = configPathFrom(o.config) ?? DEFAULT_CONFIG_FILE;
       const pipeline = pipelineOptions(loadConfig(existsSync(configPath) ? configPath : undefined), info);
       const pairs = onFile(o.pairs, () => readPairs(o.pairs));
+      const tooFew = (impostors: number) => new Error(`${impostors} impostor pairs cannot resolve a FAR of ${target.toExponential(1)}: use a pairs file with at least ${Math.ceil(1 / target)} impostor pairs (e.g. pairs_all.tsv)`);
+      // Said before the models load and every photo is embedded: the count alone decides it.
+      const listed = pairs.filter((p) => !p.same).length;
+      if (listed * target < 1) throw tooFew(listed);
       const root = o.root ?? dirname(o.pairs);
       const resolve = (f: string) => (isAbsolute(f) ? f : join(root, f));
       const { analyzer, description } = await loadAnalyzer(pipeline);
@@ -140,7 +144,8 @@ export function registerIdentifyCommands(program: Command): void {
         if (a && b) (p.same ? genuine : impostor).push(cosine(a, b));
       }
       const op = tarAtFar(genuine, impostor, target);
-      if (!op.resolvable) throw new Error(`${impostor.length} impostor pairs cannot resolve a FAR of ${target.toExponential(1)}: use a pairs file with at least ${Math.ceil(1 / target)} impostor pairs (e.g. pairs_all.tsv)`);
+      // Photos without a usable face drop their pairs: the count can fall short after all.
+      if (!op.resolvable) throw tooFew(impostor.length);
       const threshold = Math.round(op.threshold * 1e4) / 1e4 + 1e-4;
       if (!o.dryRun) updateConfigValue(configPath, ['matching', 'threshold'], Number(threshold.toFixed(4)));
       const result = { threshold: Number(threshold.toFixed(4)), targetFar: target, measuredFar: op.far, tar: op.tar, genuine: genuine.length, impostor: impostor.length, models: description, written: o.dryRun ? null : configPath };

@@ -7,10 +7,10 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { GalleryStore, keyFileFor } from '../src/gallery/gallery-store.js';
-import { devicePathFor } from '../src/gallery/device-state.js';
-import { MIGRATIONS } from '../src/gallery/migrations.js';
-import { createRng } from '../src/util/rng.js';
+import { GalleryStore, keyFileFor } from '../../src/gallery/gallery-store.js';
+import { devicePathFor } from '../../src/gallery/device-state.js';
+import { MIGRATIONS } from '../../src/gallery/migrations.js';
+import { createRng } from '../../src/util/rng.js';
 
 const model = { id: 'test-model', sha256: 'a'.repeat(64) };
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cv } from '../src/vision/opencv.js';
+import { cv } from '../../src/vision/opencv.js';
 import {
   ROC_COLOURS,
   density,
@@ -13,7 +13,7 @@ import {
   verificationScene,
   writeVerificationPlot,
   type VerificationPlotData,
-} from '../src/eval/plot.js';
+} from '../../src/eval/plot.js';
 
 /** Deterministic scores: a genuine cluster near 0.6 and a large impostor cluster near 0.1. */
 function syntheticData(): VerificationPlotData {

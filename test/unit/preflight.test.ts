@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, locateConfig, SYSTEM_CONFIG_FILE } from '../src/config/load.js';
-import { checkConfigFile, preflight } from '../src/config/preflight.js';
-import { DEFAULT_MODELS_DIR } from '../src/paths.js';
+import { loadConfig, locateConfig, SYSTEM_CONFIG_FILE } from '../../src/config/load.js';
+import { checkConfigFile, preflight } from '../../src/config/preflight.js';
+import { DEFAULT_MODELS_DIR } from '../../src/paths.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'facegate-preflight-'));

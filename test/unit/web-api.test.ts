@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventBus } from '../src/core/event-bus.js';
-import { resolveWebSettings, type WebSettings } from '../src/web/settings.js';
-import { UserStore } from '../src/web/user-store.js';
-import { buildWebApp, type BuiltWebApp } from '../src/web/web-app.js';
-import { ConfigSchema } from '../src/config/schema.js';
-import { ManualClock } from '../src/util/manual-clock.js';
-import { FakeAdmin, writeWebUsers } from './helpers/web-backend.js';
+import { EventBus } from '../../src/core/event-bus.js';
+import { resolveWebSettings, type WebSettings } from '../../src/web/settings.js';
+import { UserStore } from '../../src/web/user-store.js';
+import { buildWebApp, type BuiltWebApp } from '../../src/web/web-app.js';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { ManualClock } from '../../src/util/manual-clock.js';
+import { FakeAdmin, writeWebUsers } from '../helpers/web-backend.js';
 
 const PASSWORDS = { ada: 'ada-admin-password', vic: 'vic-viewer-password' };
 

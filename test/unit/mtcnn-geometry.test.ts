@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyRegression, boxesFromPnetMap, cropRect, landmarksToImage, nms, toSquare, type CandidateBox } from '../src/vision/mtcnn/boxes.js';
-import { pyramidScales, scaledSize } from '../src/vision/mtcnn/pyramid.js';
+import { applyRegression, boxesFromPnetMap, cropRect, landmarksToImage, nms, toSquare, type CandidateBox } from '../../src/vision/mtcnn/boxes.js';
+import { pyramidScales, scaledSize } from '../../src/vision/mtcnn/pyramid.js';
 
 const box = (x1: number, y1: number, x2: number, y2: number, score: number): CandidateBox => ({ x1, y1, x2, y2, score, reg: [0, 0, 0, 0] });
 

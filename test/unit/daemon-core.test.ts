@@ -2,16 +2,16 @@
 // status LEDs across two doors, and the enrollment burst (bound to its request, silent after stop).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventBus } from '../src/core/event-bus.js';
-import { reloadPlan } from '../src/config/reload.js';
-import { ConfigSchema } from '../src/config/schema.js';
-import { StatusLights } from '../src/daemon/status-lights.js';
-import { SimulatedGpio } from '../src/hardware/gpio/simulated-gpio.js';
-import { ButtonEnrollment } from '../src/recognition/button-enrollment.js';
-import { GalleryStore } from '../src/gallery/gallery-store.js';
-import type { Analysis } from '../src/vision/face-analyzer.js';
-import type { Embedder } from '../src/vision/embedder.js';
-import { ManualClock } from '../src/util/manual-clock.js';
+import { EventBus } from '../../src/core/event-bus.js';
+import { reloadPlan } from '../../src/config/reload.js';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { StatusLights } from '../../src/daemon/status-lights.js';
+import { SimulatedGpio } from '../../src/hardware/gpio/simulated-gpio.js';
+import { ButtonEnrollment } from '../../src/recognition/button-enrollment.js';
+import { GalleryStore } from '../../src/gallery/gallery-store.js';
+import type { Analysis } from '../../src/vision/face-analyzer.js';
+import type { Embedder } from '../../src/vision/embedder.js';
+import { ManualClock } from '../../src/util/manual-clock.js';
 
 test('a throwing or rejecting subscriber reaches neither the publisher nor the other subscribers', async () => {
   const errors: string[] = [];

@@ -10,7 +10,7 @@ import {
   type Box,
   type MatchRule,
   type ScoredBox,
-} from '../src/eval/detection-eval.js';
+} from '../../src/eval/detection-eval.js';
 
 const CENTRE: MatchRule = { kind: 'centre' };
 const IOU_03: MatchRule = { kind: 'iou', threshold: 0.3 };

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { availableProviders, createSession } from '../src/runtime/onnx-session.js';
-import { findModel, readManifest, verifiedModelPath } from '../src/models/manifest.js';
-import { MODELS_DIR, requireModels } from './helpers/models.js';
+import { availableProviders, createSession } from '../../src/runtime/onnx-session.js';
+import { findModel, readManifest, verifiedModelPath } from '../../src/models/manifest.js';
+import { MODELS_DIR, requireModels } from '../helpers/models.js';
 
 test('a provider this onnxruntime build lacks falls back to CPU and says so', async () => {
   requireModels();

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { summarize } from '../src/bench/stage-bench.js';
-import { buildBenchFrames, FRAME_HEIGHT, FRAME_WIDTH } from '../src/bench/frames.js';
-import { loadDetector } from '../src/vision/face-pipeline.js';
-import { decodeImage } from '../src/vision/image.js';
-import { MODELS_DIR, requireModels, samplePhotos } from './helpers/models.js';
+import { summarize } from '../../src/bench/stage-bench.js';
+import { buildBenchFrames, FRAME_HEIGHT, FRAME_WIDTH } from '../../src/bench/frames.js';
+import { loadDetector } from '../../src/vision/face-pipeline.js';
+import { decodeImage } from '../../src/vision/image.js';
+import { MODELS_DIR, requireModels, samplePhotos } from '../helpers/models.js';
 
 test('summarize: median and p90 of an odd-length list, in any order', () => {
   const s = summarize([5, 1, 4, 2, 3]);
@@ -58,7 +58,7 @@ test('bench frames are 640x480 JPEGs with 1 and 5 faces', async () => {
 });
 
 test('node profile: kernel times are summed per operator type and per run, other events ignored', async () => {
-  const { summariseProfile } = await import('../src/bench/node-profile.js');
+  const { summariseProfile } = await import('../../src/bench/node-profile.js');
   const events = [
     { cat: 'Node', name: 'conv1_kernel_time', dur: 3000, args: { op_name: 'Conv' } },
     { cat: 'Node', name: 'conv2_kernel_time', dur: 1000, args: { op_name: 'Conv' } },

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ModelMismatchError, SearchIndex, dotScores, type MatchPolicy, type PackedTemplates } from '../src/matching/search-index.js';
+import { ModelMismatchError, SearchIndex, dotScores, type MatchPolicy, type PackedTemplates } from '../../src/matching/search-index.js';
 
 const unit = (...v: number[]) => {
   const n = Math.hypot(...v);
@@ -69,7 +69,7 @@ test('embeddings of another model are refused, not compared', async () => {
 });
 
 test('the ONNX Runtime scorer gives the same decisions as the JavaScript one', async () => {
-  const { OrtRowScorer } = await import('../src/matching/ort-row-scorer.js');
+  const { OrtRowScorer } = await import('../../src/matching/ort-row-scorer.js');
   const rows: [number, Float32Array][] = Array.from({ length: 300 }, (_, i) => [1 + (i % 60), unit(Math.sin(i), Math.cos(i * 1.3), Math.sin(i * 0.7 + 1))]);
   const names = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [i + 1, `p${i + 1}`]));
   const packed = pack(rows, names);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { equalErrorRate, rocAuc, rocCurve, tarAtFar, verificationMetrics } from '../src/eval/verification.js';
+import { equalErrorRate, rocAuc, rocCurve, tarAtFar, verificationMetrics } from '../../src/eval/verification.js';
 
 test('AUC is 1 for separated scores, 0.5 for identical ones, and counts ties as half', () => {
   assert.equal(rocAuc([0.9, 0.8], [0.1, 0.2, 0.3]), 1);

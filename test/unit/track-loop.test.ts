@@ -2,15 +2,15 @@
 // it embeds, and when (and how often) it decides. Time is the frames' capture time: no clocks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IouTracker, planRegions, predictBox, snapMinSize, type Box } from '../src/recognition/tracker.js';
-import { RecognitionLoop, type FrameReport, type LoopSettings } from '../src/recognition/recognition-loop.js';
-import { SearchIndex } from '../src/matching/search-index.js';
-import { DoorPolicy, type DecisionInput, type DoorRule } from '../src/recognition/door-policy.js';
-import type { DetectedFace, DetectOptions } from '../src/vision/detection/face-detector.js';
-import type { FaceQuality } from '../src/vision/quality.js';
-import type { RecognitionEvent } from '../src/recognition/events.js';
-import type { LivenessCheck, LivenessVerdict } from '../src/recognition/liveness-slot.js';
-import { DEFAULT_REGIONS, DEFAULT_VISIT } from '../src/recognition/loop-defaults.js';
+import { IouTracker, planRegions, predictBox, snapMinSize, type Box } from '../../src/recognition/tracker.js';
+import { RecognitionLoop, type FrameReport, type LoopSettings } from '../../src/recognition/recognition-loop.js';
+import { SearchIndex } from '../../src/matching/search-index.js';
+import { DoorPolicy, type DecisionInput, type DoorRule } from '../../src/recognition/door-policy.js';
+import type { DetectedFace, DetectOptions } from '../../src/vision/detection/face-detector.js';
+import type { FaceQuality } from '../../src/vision/quality.js';
+import type { RecognitionEvent } from '../../src/recognition/events.js';
+import type { LivenessCheck, LivenessVerdict } from '../../src/recognition/liveness-slot.js';
+import { DEFAULT_REGIONS, DEFAULT_VISIT } from '../../src/recognition/loop-defaults.js';
 
 test('tracker predicts a moving face with constant velocity and matches it there', () => {
   const t = new IouTracker({ minIou: 0.3, maxGapMs: 1000 });

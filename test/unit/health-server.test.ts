@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { HealthServer, type Readiness } from '../src/system/health-server.js';
-import { createMetrics } from '../src/system/metrics.js';
+import { HealthServer, type Readiness } from '../../src/system/health-server.js';
+import { createMetrics } from '../../src/system/metrics.js';
 
 const notReady: Readiness = {
   ready: false,

@@ -4,15 +4,15 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameS
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CameraConfig } from '../src/camera/camera-config.js';
-import { ReaderFrameSource, createFrameSource, type Frame, type FrameReader, type FrameSource, type FrameSourceOptions, type OpenResult, type ReadResult, type SourceState } from '../src/camera/frame-source.js';
-import { buildVideoFromStills } from '../src/camera/video-builder.js';
-import { FRANCK_FRAMES } from '../src/fixtures/sample-photos.js';
-import { loadImage } from '../src/vision/image.js';
-import { cv, type Mat } from '../src/vision/opencv.js';
-import { sleepOn } from '../src/util/clock.js';
-import { samplePhotos } from './helpers/models.js';
-import { ManualClock } from '../src/util/manual-clock.js';
+import { CameraConfig } from '../../src/camera/camera-config.js';
+import { ReaderFrameSource, createFrameSource, type Frame, type FrameReader, type FrameSource, type FrameSourceOptions, type OpenResult, type ReadResult, type SourceState } from '../../src/camera/frame-source.js';
+import { buildVideoFromStills } from '../../src/camera/video-builder.js';
+import { FRANCK_FRAMES } from '../../src/fixtures/sample-photos.js';
+import { loadImage } from '../../src/vision/image.js';
+import { cv, type Mat } from '../../src/vision/opencv.js';
+import { sleepOn } from '../../src/util/clock.js';
+import { samplePhotos } from '../helpers/models.js';
+import { ManualClock } from '../../src/util/manual-clock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'facegate-camera-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

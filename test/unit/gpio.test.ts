@@ -7,17 +7,17 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { GpioUnavailableError, createGpioBackend, type Level } from '../src/hardware/gpio/gpio.js';
-import { SimulatedGpio } from '../src/hardware/gpio/simulated-gpio.js';
-import { createRpioGpio, isRpioBoard } from '../src/hardware/gpio/rpio-gpio.js';
-import { createLibgpiodGpio, type LibgpiodModule } from '../src/hardware/gpio/libgpiod-gpio.js';
-import { DoorRelay, type RelayPulseEvent, type RelayReleaseEvent } from '../src/hardware/gpio/door-relay.js';
-import { StatusLed } from '../src/hardware/gpio/status-led.js';
-import { Button, type ButtonPressEvent } from '../src/hardware/gpio/button.js';
-import type { Component } from '../src/core/component.js';
-import { ManualClock } from '../src/util/manual-clock.js';
+import { GpioUnavailableError, createGpioBackend, type Level } from '../../src/hardware/gpio/gpio.js';
+import { SimulatedGpio } from '../../src/hardware/gpio/simulated-gpio.js';
+import { createRpioGpio, isRpioBoard } from '../../src/hardware/gpio/rpio-gpio.js';
+import { createLibgpiodGpio, type LibgpiodModule } from '../../src/hardware/gpio/libgpiod-gpio.js';
+import { DoorRelay, type RelayPulseEvent, type RelayReleaseEvent } from '../../src/hardware/gpio/door-relay.js';
+import { StatusLed } from '../../src/hardware/gpio/status-led.js';
+import { Button, type ButtonPressEvent } from '../../src/hardware/gpio/button.js';
+import type { Component } from '../../src/core/component.js';
+import { ManualClock } from '../../src/util/manual-clock.js';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const GPIO_DIR = join(REPO, 'src/hardware/gpio');
 const levels = (gpio: SimulatedGpio, pin: number): Level[] => gpio.edgesFor(pin).map((e) => e.level);
 

@@ -1,8 +1,8 @@
 // The fake clock itself: the other tests' timing claims are only as good as it is.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleepOn } from '../src/util/clock.js';
-import { ManualClock } from '../src/util/manual-clock.js';
+import { sleepOn } from '../../src/util/clock.js';
+import { ManualClock } from '../../src/util/manual-clock.js';
 
 test('advance fires timers in due order at their due time, intervals repeatedly, and skips cleared ones', () => {
   const clock = new ManualClock(1000);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, parseConfig, updateConfigValue } from '../src/config/load.js';
-import { configOptions } from '../src/config/docs.js';
+import { ConfigError, parseConfig, updateConfigValue } from '../../src/config/load.js';
+import { configOptions } from '../../src/config/docs.js';
 
 const fails = (text: string) => {
   try {

@@ -2,17 +2,17 @@ import { test } from 'node:test';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeLivenessPlot } from '../src/eval/liveness-plot.js';
+import { writeLivenessPlot } from '../../src/eval/liveness-plot.js';
 import assert from 'node:assert/strict';
-import { bpcerAtApcer, livenessReport, operatingPoint, rocAuc, type ScoredSample } from '../src/eval/liveness-metrics.js';
-import { crossValidatedScores, fuse, groupBalancedWeights, rankOf, trainFusion, type TrainingSample } from '../src/liveness/fusion.js';
-import { groupOf, parseSpoofManifest } from '../src/liveness/spoof-set.js';
-import { squareBox } from '../src/liveness/face-crop.js';
-import { judgePair, DEFAULT_PLANARITY_OPTIONS } from '../src/liveness/planarity.js';
-import { trackVerdict } from '../src/liveness/liveness-check.js';
-import { DoorPolicy, livenessGate, type DoorRule } from '../src/recognition/door-policy.js';
-import type { LivenessVerdict } from '../src/recognition/liveness-slot.js';
-import { createRng } from '../src/util/rng.js';
+import { bpcerAtApcer, livenessReport, operatingPoint, rocAuc, type ScoredSample } from '../../src/eval/liveness-metrics.js';
+import { crossValidatedScores, fuse, groupBalancedWeights, rankOf, trainFusion, type TrainingSample } from '../../src/liveness/fusion.js';
+import { groupOf, parseSpoofManifest } from '../../src/liveness/spoof-set.js';
+import { squareBox } from '../../src/liveness/face-crop.js';
+import { judgePair, DEFAULT_PLANARITY_OPTIONS } from '../../src/liveness/planarity.js';
+import { trackVerdict } from '../../src/liveness/liveness-check.js';
+import { DoorPolicy, livenessGate, type DoorRule } from '../../src/recognition/door-policy.js';
+import type { LivenessVerdict } from '../../src/recognition/liveness-slot.js';
+import { createRng } from '../../src/util/rng.js';
 
 const s = (score: number, live: boolean, attackType = live ? 'none' : 'print', source = 'a'): ScoredSample => ({ score, live, attackType, source });
 

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { landmarkPose, primaryFace, sharpness } from '../src/vision/quality.js';
-import { ARCFACE_112_TEMPLATE, type Point } from '../src/vision/align/similarity.js';
-import type { DetectedFace } from '../src/vision/detection/face-detector.js';
-import { cv } from '../src/vision/opencv.js';
-import { loadImage } from '../src/vision/image.js';
-import { samplePhotos } from './helpers/models.js';
+import { landmarkPose, primaryFace, sharpness } from '../../src/vision/quality.js';
+import { ARCFACE_112_TEMPLATE, type Point } from '../../src/vision/align/similarity.js';
+import type { DetectedFace } from '../../src/vision/detection/face-detector.js';
+import { cv } from '../../src/vision/opencv.js';
+import { loadImage } from '../../src/vision/image.js';
+import { samplePhotos } from '../helpers/models.js';
 
 const rotate = (pts: Point[], deg: number): Point[] => {
   const a = (deg * Math.PI) / 180;

@@ -2,12 +2,12 @@
 // encrypted records.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareHlc, formatHlc, parseHlc, receiveHlc, tickHlc } from '../src/gallery/hlc.js';
-import { mergeRecord } from '../src/fleet/merge.js';
-import { decodeRecord, encodeRecord } from '../src/fleet/record-codec.js';
-import { generateSiteKeys } from '../src/fleet/site-keys.js';
-import { fleetView } from '../src/fleet/fleet-status.js';
-import type { PersonRecord } from '../src/gallery/gallery-store.js';
+import { compareHlc, formatHlc, parseHlc, receiveHlc, tickHlc } from '../../src/gallery/hlc.js';
+import { mergeRecord } from '../../src/fleet/merge.js';
+import { decodeRecord, encodeRecord } from '../../src/fleet/record-codec.js';
+import { generateSiteKeys } from '../../src/fleet/site-keys.js';
+import { fleetView } from '../../src/fleet/fleet-status.js';
+import type { PersonRecord } from '../../src/gallery/gallery-store.js';
 
 const A = 'a'.repeat(16);
 const B = 'b'.repeat(16);

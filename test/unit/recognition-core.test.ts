@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IouTracker, iou, type Box } from '../src/recognition/tracker.js';
-import { fuse, type Observation } from '../src/recognition/fusion.js';
-import { DoorPolicy, type DoorRule } from '../src/recognition/door-policy.js';
+import { IouTracker, iou, type Box } from '../../src/recognition/tracker.js';
+import { fuse, type Observation } from '../../src/recognition/fusion.js';
+import { DoorPolicy, type DoorRule } from '../../src/recognition/door-policy.js';
 
 test('iou of identical, disjoint and half-overlapping boxes', () => {
   assert.equal(iou([0, 0, 10, 10], [0, 0, 10, 10]), 1);

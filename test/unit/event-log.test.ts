@@ -6,9 +6,9 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { EventLog, type NewLogEvent } from '../src/events/event-log.js';
-import { EVENT_LOG_MIGRATIONS } from '../src/events/migrations.js';
-import { ManualClock } from '../src/util/manual-clock.js';
+import { EventLog, type NewLogEvent } from '../../src/events/event-log.js';
+import { EVENT_LOG_MIGRATIONS } from '../../src/events/migrations.js';
+import { ManualClock } from '../../src/util/manual-clock.js';
 
 const DAY = 86_400_000;
 const model = { id: 'mobilefacenet-fp32', sha256: 'abc' };

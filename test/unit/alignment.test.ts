@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARCFACE_112_TEMPLATE, applyAffine, marginCropRect, scaledTemplate, similarityTransform, type Point } from '../src/vision/align/similarity.js';
+import { ARCFACE_112_TEMPLATE, applyAffine, marginCropRect, scaledTemplate, similarityTransform, type Point } from '../../src/vision/align/similarity.js';
 
 test('similarity transform recovers a known rotation, scale and shift', () => {
   const angle = 0.3, scale = 1.7, tx = 12, ty = -5;
