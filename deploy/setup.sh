@@ -51,7 +51,9 @@ stamp=node_modules/.facegate-install.sha256
 if [[ ! -f $stamp ]] || ! sha256sum --status -c "$stamp" 2>/dev/null; then
   echo "setup: npm ci (first run builds OpenCV and SQLite bindings: several minutes)"
   npm ci --no-audit --no-fund
-  sha256sum package-lock.json package.json > "$stamp"
+  # The lock file alone: npm ci refuses one that disagrees with package.json's dependencies, and
+  # an edited script or description must not cost a rebuild of the native modules.
+  sha256sum package-lock.json > "$stamp"
 fi
 
 # --- models ---------------------------------------------------------------------------------

@@ -1,14 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadDetector } from '../src/vision/face-pipeline.js';
-import { loadImage } from '../src/vision/image.js';
-import { cropBatch } from '../src/vision/mtcnn/stages.js';
-import { ort } from '../src/runtime/onnx-session.js';
-import { findModel, readManifest, verifiedModelPath } from '../src/models/manifest.js';
-import type { DetectedFace, FaceDetector } from '../src/vision/detection/face-detector.js';
-import type { CandidateBox } from '../src/vision/mtcnn/boxes.js';
-import { FRANCK_FRAMES, GROUP_PHOTOS, PORTRAITS } from '../src/fixtures/sample-photos.js';
-import { MODELS_DIR, requireModels, samplePhotos } from './helpers/models.js';
+import { loadDetector } from '../../src/vision/face-pipeline.js';
+import { loadImage } from '../../src/vision/image.js';
+import { cropBatch } from '../../src/vision/mtcnn/stages.js';
+import { ort } from '../../src/runtime/onnx-session.js';
+import { findModel, readManifest, verifiedModelPath } from '../../src/models/manifest.js';
+import type { DetectedFace, FaceDetector } from '../../src/vision/detection/face-detector.js';
+import type { CandidateBox } from '../../src/vision/mtcnn/boxes.js';
+import { FRANCK_FRAMES, GROUP_PHOTOS, PORTRAITS } from '../../src/fixtures/sample-photos.js';
+import { MODELS_DIR, requireModels, samplePhotos } from '../helpers/models.js';
 
 let fp32: FaceDetector;
 let int8: FaceDetector;

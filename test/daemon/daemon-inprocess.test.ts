@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { closeSync, mkdtempSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FRANCK_FRAMES } from '../src/fixtures/sample-photos.js';
-import { EventLog } from '../src/events/event-log.js';
-import { requireModels, samplePhotos } from './helpers/models.js';
-import { startDaemon } from './helpers/daemon.js';
-import { visit } from './helpers/scripted-camera.js';
-import { ManualClock } from '../src/util/manual-clock.js';
+import { FRANCK_FRAMES } from '../../src/fixtures/sample-photos.js';
+import { EventLog } from '../../src/events/event-log.js';
+import { requireModels, samplePhotos } from '../helpers/models.js';
+import { startDaemon } from '../helpers/daemon.js';
+import { visit } from '../helpers/scripted-camera.js';
+import { ManualClock } from '../../src/util/manual-clock.js';
 
 let work: string;
 let photos: Record<string, string>;

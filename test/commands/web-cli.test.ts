@@ -7,10 +7,10 @@ import { Readable } from 'node:stream';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../src/paths.js';
+import { REPO_ROOT } from '../../src/paths.js';
 import { Command } from 'commander';
-import { registerWebCommands } from '../src/cli/commands/web.js';
-import { UserStore } from '../src/web/user-store.js';
+import { registerWebCommands } from '../../src/cli/commands/web.js';
+import { UserStore } from '../../src/web/user-store.js';
 
 /** Runs the command in a pseudo-terminal, typing each answer after its prompt appeared. */
 function inTerminal(command: string, answers: { after: RegExp; type: string }[]): Promise<{ code: number | null; out: string }> {

@@ -5,16 +5,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OnnxGraphBuilder, attr } from '../src/models/onnx/graph.js';
-import { buildModels } from '../src/models/build/build-models.js';
-import { MANIFEST_VERSION, readManifest, writeManifest, type ModelEntry } from '../src/models/manifest.js';
-import { sha256Bytes } from '../src/models/sources/npm-package.js';
-import { loadDetector, loadEmbedder } from '../src/vision/face-pipeline.js';
-import { loadImage } from '../src/vision/image.js';
-import { ort } from '../src/runtime/onnx-session.js';
-import { SOURCES_CACHE_DIR } from '../src/paths.js';
-import { MODELS_DIR, requireModels, samplePhotos } from './helpers/models.js';
-import { createRng } from '../src/util/rng.js';
+import { OnnxGraphBuilder, attr } from '../../src/models/onnx/graph.js';
+import { buildModels } from '../../src/models/build/build-models.js';
+import { MANIFEST_VERSION, readManifest, writeManifest, type ModelEntry } from '../../src/models/manifest.js';
+import { sha256Bytes } from '../../src/models/sources/npm-package.js';
+import { loadDetector, loadEmbedder } from '../../src/vision/face-pipeline.js';
+import { loadImage } from '../../src/vision/image.js';
+import { ort } from '../../src/runtime/onnx-session.js';
+import { SOURCES_CACHE_DIR } from '../../src/paths.js';
+import { MODELS_DIR, requireModels, samplePhotos } from '../helpers/models.js';
+import { createRng } from '../../src/util/rng.js';
 
 /** Seeded so the stand-in network has the same weights every run. */
 const rng = (seed: number) => createRng(seed).next;

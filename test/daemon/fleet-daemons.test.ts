@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FRANCK_FRAMES } from '../src/fixtures/sample-photos.js';
-import { writeSiteKeys } from '../src/fleet/site-keys.js';
-import { requireModels, samplePhotos } from './helpers/models.js';
-import { startDaemon } from './helpers/daemon.js';
-import { visit } from './helpers/scripted-camera.js';
-import { Mosquitto } from './helpers/mosquitto.js';
+import { FRANCK_FRAMES } from '../../src/fixtures/sample-photos.js';
+import { writeSiteKeys } from '../../src/fleet/site-keys.js';
+import { requireModels, samplePhotos } from '../helpers/models.js';
+import { startDaemon } from '../helpers/daemon.js';
+import { visit } from '../helpers/scripted-camera.js';
+import { Mosquitto } from '../helpers/mosquitto.js';
 
 let photos: Record<string, string>;
 const web = { via: 'web' as const, name: 'ann' };
