@@ -51,7 +51,7 @@ test('enroll, identify the same man in other frames, call a stranger unknown', a
   const e = JSON.parse(enrolled.stdout) as { added: number; rejected: { reason: string }[] };
   assert.ok(e.added >= 3, `only ${e.added} templates`);
   await cli(config, 'enroll', 'audrey', photos.audrey!);
-  // Matching alone: the quality gate (which may reject the small stranger photo) is tested in cli.test.ts.
+  // Matching alone: the quality gate (which may reject the small stranger photo) is tested in test/commands/cli.test.ts.
   const res = await cli(config, 'identify', photos.franck_04117!, photos.franck_03979!, photos.cage!, '--no-quality-gate', '--json');
   const out = JSON.parse(res.stdout) as { results: { faces: { identity: { name: string | null; reason: string; score: number; margin: number } }[] }[] };
   assert.equal(out.results[0]!.faces[0]!.identity.name, 'franck');

@@ -252,7 +252,7 @@ test('in-process daemon: fuzzed and replayed requests change nothing and never p
     const rnd = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
     const values = [null, true, 0, -1, 1.5, 1e300, '', 'front', 'franck', 'x'.repeat(70), [], {}, [1, 'a'], { door: 'front' }];
     const commands = ['unlock', 'arm_enrollment', 'name_pending', 'delete_person', 'list_people', 'mark_wrong', 'reload_config', 'nope'];
-    // 40 here, on the whole daemon; test/mqtt-fuzz.test.ts sends about 300 to the bridge.
+    // 40 here, on the whole daemon; test/broker/mqtt-fuzz.test.ts sends about 300 to the bridge.
     for (let i = 0; i < 40; i++) {
       const command = commands[Math.floor(rnd() * commands.length)]!;
       const body: Record<string, unknown> = { transaction: `fuzz-${i}` };

@@ -1,17 +1,17 @@
-// A fake systemd (python3 on a unix datagram socket, with sender credentials) receives what the
+// A fake systemd (test/helpers/fake-systemd.ts: with sender credentials) receives what the
 // real sd-notify module sends through SystemdNotifier. libsystemd reads NOTIFY_SOCKET,
 // WATCHDOG_USEC and WATCHDOG_PID on every call, so setting them here is what systemd's exec does.
 // The watchdog ticks run on a ManualClock: which ticks ping is exact, not a window.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { SystemdNotifier } from '../src/system/systemd-notifier.js';
 import { ManualClock } from '../src/util/manual-clock.js';
+import { FakeSystemd } from './helpers/fake-systemd.js';
 
 const WATCHDOG_MS = 400;
 const TICK_MS = WATCHDOG_MS / 2;
@@ -27,76 +27,32 @@ function missingPrerequisite(): string | undefined {
   return undefined;
 }
 
-// Prints one JSON line per datagram: sender PID from SCM_CREDENTIALS, and the text.
-const FAKE_SYSTEMD = `
-import json, socket, struct, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-print("listening", flush=True)
-while True:
-    data, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(12))
-    pids = [struct.unpack("iII", d)[0] for (lvl, typ, d) in anc if lvl == socket.SOL_SOCKET and typ == socket.SCM_CREDENTIALS]
-    print(json.dumps({"pid": pids[0] if pids else None, "msg": data.decode()}), flush=True)
-`;
-
-interface Datagram {
-  pid: number | null;
-  msg: string;
-}
-
-/** The fake systemd's socket and what it received, in order. */
-class FakeSystemd {
-  readonly datagrams: Datagram[] = [];
-  private readonly dir = mkdtempSync(join(tmpdir(), 'facegate-sdnotify-'));
-  readonly socketPath = join(this.dir, 'notify.sock');
-  private child: ChildProcess | undefined;
-  private onDatagram: (() => void) | undefined;
-
-  async start(): Promise<void> {
-    const child = spawn('python3', ['-c', FAKE_SYSTEMD, this.socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
-    this.child = child;
-    const lines = createInterface({ input: child.stdout! });
-    await new Promise<void>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`fake systemd exited with ${code}`)));
-      lines.on('line', (line) => {
-        if (line === 'listening') return resolve();
-        this.datagrams.push(JSON.parse(line) as Datagram);
-        this.onDatagram?.();
-      });
-    });
-  }
-
-  /**
-   * Sends a marker through the notifier and waits for it: everything sent before it has then
-   * arrived (datagrams keep their order). Returns what came before it; each must carry our PID.
-   */
-  async drain(notifier: SystemdNotifier, marker: string): Promise<string[]> {
-    notifier.status(marker);
-    while (!this.datagrams.some((d) => d.msg.trim() === `STATUS=${marker}`)) await new Promise<void>((r) => (this.onDatagram = r));
-    const upTo = this.datagrams.splice(0);
-    for (const d of upTo) assert.equal(d.pid, process.pid, `"${d.msg.trim()}" came from PID ${d.pid}, not the daemon's ${process.pid}`);
-    return upTo.map((d) => d.msg.trim()).slice(0, -1);
-  }
-
-  stop(): void {
-    this.child?.kill();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
+/**
+ * Sends a marker through the notifier and waits for it: everything sent before it has then
+ * arrived (datagrams keep their order). Returns what came before it; each must carry our PID.
+ */
+async function drain(notifier: SystemdNotifier, marker: string): Promise<string[]> {
+  notifier.status(marker);
+  const upTo = systemd.received.splice(0, (await systemd.arrival(`STATUS=${marker}`)) + 1);
+  for (const d of upTo) assert.equal(d.pid, process.pid, `"${d.text}" came from PID ${d.pid}, not the daemon's ${process.pid}`);
+  return upTo.map((d) => d.text).slice(0, -1);
 }
 
 const skip = missingPrerequisite();
 let systemd: FakeSystemd;
+let dir: string;
 const savedEnv = Object.fromEntries(SYSTEMD_ENV.map((name) => [name, process.env[name]]));
 
 before(async () => {
   if (skip) return;
-  systemd = new FakeSystemd();
+  dir = mkdtempSync(join(tmpdir(), 'facegate-sdnotify-'));
+  systemd = new FakeSystemd(join(dir, 'notify.sock'));
   await systemd.start();
 });
 
 after(() => {
   systemd?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
   for (const name of SYSTEMD_ENV) {
     if (savedEnv[name] === undefined) delete process.env[name];
     else process.env[name] = savedEnv[name];
@@ -131,7 +87,7 @@ test('watchdog pings follow processed frames: none while frames stall, pings aga
     notifier.heartbeat();
     clock.advance(TICK_MS);
   }
-  assert.deepEqual(await systemd.drain(notifier, 'beating done'), [
+  assert.deepEqual(await drain(notifier, 'beating done'), [
     'READY=1',
     'STATUS=models loaded, camera open',
     'STATUS=phase=beating',
@@ -146,14 +102,14 @@ test('watchdog pings follow processed frames: none while frames stall, pings aga
   assert.equal(lines.length, 1, 'the stall is reported once');
   // A newline in a status cannot smuggle in another protocol field.
   notifier.status('phase=resumed\nREADY=1');
-  assert.deepEqual(await systemd.drain(notifier, 'stall done'), ['STATUS=phase=stalled', 'STATUS=phase=resumed READY=1'], 'no ping in a stall of 5 ticks, longer than WatchdogSec');
+  assert.deepEqual(await drain(notifier, 'stall done'), ['STATUS=phase=stalled', 'STATUS=phase=resumed READY=1'], 'no ping in a stall of 5 ticks, longer than WatchdogSec');
 
   notifier.heartbeat();
   clock.advance(TICK_MS);
   assert.equal(lines[1], `warn systemd: frames are processed again after ${6 * TICK_MS} ms; watchdog pings resumed`);
   notifier.heartbeat();
   clock.advance(TICK_MS);
-  assert.deepEqual(await systemd.drain(notifier, 'resumed'), ['WATCHDOG=1', 'WATCHDOG=1'], 'the first tick after frames return pings');
+  assert.deepEqual(await drain(notifier, 'resumed'), ['WATCHDOG=1', 'WATCHDOG=1'], 'the first tick after frames return pings');
 
   notifier.heartbeat();
   notifier.stopping();
@@ -161,7 +117,7 @@ test('watchdog pings follow processed frames: none while frames stall, pings aga
   assert.equal(clock.pending, 0, 'stop ends the ticks');
   clock.advance(10 * TICK_MS);
   notifier.stop();
-  assert.deepEqual(await systemd.drain(notifier, 'end'), ['STOPPING=1'], 'nothing after stop(), not even the pending beat');
+  assert.deepEqual(await drain(notifier, 'end'), ['STOPPING=1'], 'nothing after stop(), not even the pending beat');
   assert.equal(lines.length, 2);
 });
 
@@ -180,7 +136,7 @@ for (const [what, env] of [
     clock.advance(10_000);
     notifier.stopping();
     notifier.stop();
-    assert.deepEqual(await systemd.drain(notifier, 'end'), ['READY=1', 'STATUS=up', 'STOPPING=1']);
+    assert.deepEqual(await drain(notifier, 'end'), ['READY=1', 'STATUS=up', 'STOPPING=1']);
   });
 }
 
@@ -194,7 +150,7 @@ test('a watchdog interval configured at or past WatchdogSec is warned about', { 
   notifier.ready();
   assert.equal(clock.nextDueInMs(), WATCHDOG_MS, 'the configured interval is used all the same');
   notifier.stop();
-  await systemd.drain(notifier, 'end');
+  await drain(notifier, 'end');
 });
 
 test('outside systemd every call is a no-op with one debug line', () => {

@@ -26,7 +26,7 @@ before(async () => {
 // Datagrams are told apart by what the test sends into the same socket: sd-notify is synchronous
 // and the socket keeps order, so a marker sits exactly between what the daemon sent before and after.
 const sd = createRequire(import.meta.url)('sd-notify') as { sendStatus(text: string): void };
-const mark = (what: string) => sd.sendStatus(`MARK ${what}`);
+const sendMark = (what: string) => sd.sendStatus(`MARK ${what}`);
 function between(systemd: FakeSystemd, prefix: string, from: string | null, to: string | null): Datagram[] {
   const all = systemd.received;
   const i = from === null ? -1 : all.findIndex((d) => d.text === `STATUS=MARK ${from}`);
@@ -45,19 +45,22 @@ test('READY after models and camera, WATCHDOG while frames flow and while the ca
   const env = { NOTIFY_SOCKET: process.env.NOTIFY_SOCKET, WATCHDOG_USEC: process.env.WATCHDOG_USEC };
   process.env.NOTIFY_SOCKET = systemd.socketPath;
   process.env.WATCHDOG_USEC = '1000000';
-  const received = (what: string, ok: () => boolean) => waitUntil(what, ok);
+  /** A marker in the socket, once it has arrived: what the daemon sent before it is in too. */
+  const mark = async (what: string) => {
+    sendMark(what);
+    await systemd.arrival(`STATUS=MARK ${what}`);
+  };
   const clock = new ManualClock(Date.now());
   let cameraState = '';
   // The order the daemon logged in, in the socket beside its own datagrams.
   const onLog = (line: string) => {
-    if (/models: detector/.test(line)) mark('models loaded');
-    if (/camera streaming/.test(line)) mark('camera streaming');
+    if (/models: detector/.test(line)) sendMark('models loaded');
+    if (/camera streaming/.test(line)) sendMark('camera streaming');
   };
   const d = await startDaemon(dir, { clock, onLog, extra: { health: { enabled: false } } });
   d.daemon.bus.on('camera.state', (s) => void (cameraState = s.state));
   try {
-    mark('started');
-    await received('READY', () => systemd.received.some((m) => m.text === 'STATUS=MARK started'));
+    await mark('started');
     assert.equal(between(systemd, 'READY=1', null, null).length, 1, 'READY sent once');
     assert.equal(between(systemd, 'READY=1', 'camera streaming', 'started').length, 1, 'READY before the camera streamed');
     assert.equal(between(systemd, 'READY=1', 'models loaded', 'started').length, 1, 'READY before the models were loaded');
@@ -65,34 +68,30 @@ test('READY after models and camera, WATCHDOG while frames flow and while the ca
     // Frames at 5 fps in video time: each one moves the clock 200 ms once the last was analysed,
     // so every 500 ms watchdog tick (WatchdogSec 1 s) follows a processed frame and pings.
     const before = d.frames();
-    await received('15 frames', () => d.frames() >= before + 15);
-    mark('flowed');
-    await received('the marker', () => systemd.received.some((m) => m.text === 'STATUS=MARK flowed'));
+    await waitUntil('15 frames', () => d.frames() >= before + 15);
+    await mark('flowed');
     assert.ok(between(systemd, 'WATCHDOG=1', 'started', 'flowed').length >= 5, 'watchdog pings missing while frames flow');
 
     // Unplug the camera: the images go away. The daemon is only waiting for its camera, which a
     // restart cannot bring back: the watchdog keeps being fed (from a timer, not from frames).
     const gone = join(dir, 'unplugged');
     renameSync(cam, gone);
-    await received('camera loss', () => cameraState === 'reconnecting');
-    mark('lost');
+    await waitUntil('camera loss', () => cameraState === 'reconnecting');
+    await mark('lost');
     await d.advance(3000);
-    mark('stalled');
-    await received('the marker', () => systemd.received.some((m) => m.text === 'STATUS=MARK stalled'));
+    await mark('stalled');
     assert.ok(between(systemd, 'WATCHDOG=1', 'lost', 'stalled').length >= 2, 'the watchdog starved while the daemon waited for its camera: systemd would kill it');
 
     renameSync(gone, cam);
     await d.advanceUntil('camera back', () => cameraState === 'streaming');
     const resumed = d.frames();
-    await received('frames after the camera came back', () => d.frames() >= resumed + 5);
-    mark('resumed');
-    await received('the marker', () => systemd.received.some((m) => m.text === 'STATUS=MARK resumed'));
+    await waitUntil('frames after the camera came back', () => d.frames() >= resumed + 5);
+    await mark('resumed');
     assert.ok(between(systemd, 'WATCHDOG=1', 'stalled', 'resumed').length >= 1, 'watchdog did not resume after the camera came back');
     assert.ok(systemd.messages('STATUS=').some((m) => !m.text.startsWith('STATUS=MARK')), 'no STATUS sent');
   } finally {
     await d.daemon.stop();
-    mark('stopped');
-    await received('the marker', () => systemd.received.some((m) => m.text === 'STATUS=MARK stopped'));
+    await mark('stopped');
     systemd.stop();
     for (const [k, v] of Object.entries(env)) v === undefined ? delete process.env[k] : (process.env[k] = v);
   }

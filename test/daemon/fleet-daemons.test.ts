@@ -1,7 +1,7 @@
 // Fleet sync between two real daemons in this process (each its own gallery, event log and
 // scripted camera) on one real mosquitto: a person enrolled on A by upload opens B's door; deleted
 // on B, they are gone from A's gallery too. The component-level cases (partitions, forged and
-// stale records, three controllers on two bridged brokers) are in fleet.test.ts.
+// stale records, three controllers on two bridged brokers) are in test/broker/fleet.test.ts.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';

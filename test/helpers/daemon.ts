@@ -46,13 +46,9 @@ export function spawnDaemon(config: string, env: Record<string, string> = {}) {
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
   const waitFor = async (re: RegExp, timeoutMs: number) => {
-    const start = Date.now();
-    while (Date.now() - start < timeoutMs) {
-      const hit = logs.find((l) => re.test(l.line));
-      if (hit) return hit;
-      await sleep(50);
-    }
-    throw new Error(`no log line matching ${re} within ${timeoutMs} ms:\n${logs.map((l) => l.line).join('\n')}`);
+    let hit: { atMs: number; line: string } | undefined;
+    await waitUntil(`a log line matching ${re}`, () => (hit = logs.find((l) => re.test(l.line))) !== undefined, timeoutMs, () => logs.map((l) => l.line).join('\n'));
+    return hit!;
   };
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, logs, waitFor, exited };
@@ -100,6 +96,9 @@ export async function startDaemon(dir: string, opts: StartOptions = {}) {
   const config = folderConfig(dir, { health: { enabled: false }, ...opts.extra });
   const loaded = loadConfig(config);
   const lines: string[] = [];
+  // Frames handed to recognition and frames it finished (or failed): equal when the loop is idle.
+  let handed = 0;
+  let done = 0;
   const log = pino(
     { level: 'debug', base: undefined },
     {
@@ -116,11 +115,8 @@ export async function startDaemon(dir: string, opts: StartOptions = {}) {
   const gpio = new SimulatedGpio(clock ? { clock } : {});
   const events: RecognitionEvent[] = [];
   const camera = opts.script ? new ScriptedCamera(opts.script, { hold: opts.hold ?? false, ...(clock ? { clock } : {}) }) : undefined;
-  // Frames handed to recognition and frames it finished (or failed): equal when the loop is idle.
   // The folder camera is wrapped only where a test needs the count: any frameSource makes the
   // daemon's preflight skip its camera checks.
-  let handed = 0;
-  let done = 0;
   const counting: SourceFactory = (cfg, l, c) => {
     const source = camera ?? (clock ? videoTimeSources(clock)(cfg, l, c) : createFrameSource(cfg, l, c));
     const next = source.next.bind(source);

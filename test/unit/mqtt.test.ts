@@ -1,4 +1,4 @@
-// The MQTT pieces that need no broker: request checks and signatures, the published JSON Schema, the config section (Home Assistant: home-assistant.test.ts).
+// The MQTT pieces that need no broker: request checks and signatures, the published JSON Schema, the config section (Home Assistant: test/broker/home-assistant.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';

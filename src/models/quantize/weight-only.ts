@@ -10,7 +10,7 @@
 //   InferenceSession.create(bytes, { extra: { session: { disable_quant_qdq: '1' } } })
 // Verified with inspect.ts: the optimised graph then has no DequantizeLinear left and is op for op
 // the float model's (without it, one DQ per weight stays: 5-8 in the MTCNN nets);
-// test/quantize.test.ts checks both.
+// test/models/quantize.test.ts checks both.
 import { encodeModel } from '../onnx/graph.js';
 import {
   assertFresh,
