@@ -2,15 +2,12 @@
 // presets, the ONNX surgery, an end-to-end run on the npm sample photos, and the deployment gate.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { FRANCK_FRAMES, PORTRAITS } from '../src/fixtures/sample-photos.js';
 import { GalleryStore } from '../src/gallery/gallery-store.js';
 import { readManifest, writeManifest, type ModelEntry } from '../src/models/manifest.js';
-import { REPO_ROOT } from '../src/paths.js';
 import { cv } from '../src/vision/opencv.js';
 import { loadImage } from '../src/vision/image.js';
 import { loadAnalyzer } from '../src/vision/load-analyzer.js';
@@ -25,9 +22,9 @@ import { tune, TuneInputError, type TuneOptions } from '../src/tuning/tune.js';
 import { galleryConsequence, useModel } from '../src/cli/commands/models-use.js';
 import { registerTuneCommand } from '../src/cli/commands/tune.js';
 import { Command } from 'commander';
+import { cliInProcess } from './helpers/cli.js';
 import { MODELS_DIR, requireModels, samplePhotos, sharedAnalyzer } from './helpers/models.js';
 
-const exec = promisify(execFile);
 
 // ---------------------------------------------------------------------------------------------
 // Pure core
@@ -352,10 +349,7 @@ test('models use: refuses a tuned model worse than its parent unless forced; rol
   assert.deepEqual(back.gallery!.ready, ['ann', 'bob'], 'rolling back to the parent needs no re-enrollment');
 
   // The same through the CLI, as a user types it.
-  const cli = await exec('node', ['bin/facegate.js', 'models', 'use', 'tuned-worse', '--config', config], { cwd: REPO_ROOT }).then(
-    () => ({ code: 0, stderr: '' }),
-    (e: { code: number; stderr: string }) => e,
-  );
+  const cli = await cliInProcess(['models', 'use', 'tuned-worse', '--config', config]);
   assert.equal(cli.code, 1);
   assert.match(cli.stderr, /refusing to use tuned-worse/);
 });

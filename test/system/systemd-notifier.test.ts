@@ -9,9 +9,9 @@ import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SystemdNotifier } from '../src/system/systemd-notifier.js';
-import { ManualClock } from '../src/util/manual-clock.js';
-import { FakeSystemd } from './helpers/fake-systemd.js';
+import { SystemdNotifier } from '../../src/system/systemd-notifier.js';
+import { ManualClock } from '../../src/util/manual-clock.js';
+import { FakeSystemd } from '../helpers/fake-systemd.js';
 
 const WATCHDOG_MS = 400;
 const TICK_MS = WATCHDOG_MS / 2;

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FRANCK_FRAMES } from '../src/fixtures/sample-photos.js';
-import { requireModels, samplePhotos } from './helpers/models.js';
-import { enrollPhotos, folderConfig, spawnDaemon } from './helpers/daemon.js';
-import { Mosquitto } from './helpers/mosquitto.js';
-import { Recorder } from './helpers/mqtt-recorder.js';
+import { FRANCK_FRAMES } from '../../src/fixtures/sample-photos.js';
+import { requireModels, samplePhotos } from '../helpers/models.js';
+import { enrollPhotos, folderConfig, spawnDaemon } from '../helpers/daemon.js';
+import { Mosquitto } from '../helpers/mosquitto.js';
+import { Recorder } from '../helpers/mqtt-recorder.js';
 
 let work: string;
 let photos: Record<string, string>;

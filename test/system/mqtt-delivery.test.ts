@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
-import { REPO_ROOT } from '../src/paths.js';
-import { RecognitionPayload } from '../src/mqtt/contract.js';
-import { Mosquitto } from './helpers/mosquitto.js';
+import { REPO_ROOT } from '../../src/paths.js';
+import { RecognitionPayload } from '../../src/mqtt/contract.js';
+import { Mosquitto } from '../helpers/mosquitto.js';
 
 function producer(url: string, outbox: string, run: string, count: number, intervalMs: number) {
   const child = spawn('node', ['--import', 'tsx', 'test/helpers/event-producer.ts', url, outbox, run, String(count), String(intervalMs)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
