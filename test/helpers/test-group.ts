@@ -1,6 +1,6 @@
 // Test files that run together in one process: an entry file (test/unit.test.ts, ...) imports
 // every file of its folder statically, so their tests and hooks are all registered before the
-// first one runs, and saves a process start per file (about 0.8 s of CPU for Node, tsx, OpenCV
+// first one runs, and saves a process start per file (about 0.9 s of CPU for Node, tsx, OpenCV
 // and ONNX Runtime). Each file in the folder also runs alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
