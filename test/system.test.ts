@@ -1,7 +1,5 @@
 // What the system does to the daemon, in one process (test/helpers/test-group.ts): signals to a
 // spawned daemon, systemd's notify socket, SIGKILLs and broker restarts against the event log.
-// systemd-notifier comes last: it leaves NOTIFY_SOCKET set until its after() hook, which a group
-// runs at its very end.
 import './system/daemon-signals.test.js';
 import './system/mqtt-delivery.test.js';
 import './system/systemd-notifier.test.js';

@@ -2,7 +2,7 @@
 // real sd-notify module sends through SystemdNotifier. libsystemd reads NOTIFY_SOCKET,
 // WATCHDOG_USEC and WATCHDOG_PID on every call, so setting them here is what systemd's exec does.
 // The watchdog ticks run on a ManualClock: which ticks ping is exact, not a window.
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -41,7 +41,6 @@ async function drain(notifier: SystemdNotifier, marker: string): Promise<string[
 const skip = missingPrerequisite();
 let systemd: FakeSystemd;
 let dir: string;
-const savedEnv = Object.fromEntries(SYSTEMD_ENV.map((name) => [name, process.env[name]]));
 
 before(async () => {
   if (skip) return;
@@ -53,14 +52,20 @@ before(async () => {
 after(() => {
   systemd?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
-  for (const name of SYSTEMD_ENV) {
-    if (savedEnv[name] === undefined) delete process.env[name];
-    else process.env[name] = savedEnv[name];
-  }
 });
 
-/** The environment systemd gives a Type=notify service, with or without WatchdogSec=. */
-function underSystemd(env: { WATCHDOG_USEC?: string; WATCHDOG_PID?: string }): void {
+/**
+ * The environment systemd gives a Type=notify service, with or without WatchdogSec=, for the
+ * length of test `t`: the process's own values come back after it, whatever runs next.
+ */
+function underSystemd(t: TestContext, env: { WATCHDOG_USEC?: string; WATCHDOG_PID?: string }): void {
+  const saved = Object.fromEntries(SYSTEMD_ENV.map((name) => [name, process.env[name]]));
+  t.after(() => {
+    for (const name of SYSTEMD_ENV) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  });
   for (const name of SYSTEMD_ENV) delete process.env[name];
   process.env.NOTIFY_SOCKET = systemd.socketPath;
   Object.assign(process.env, env);
@@ -71,8 +76,8 @@ function recordingLog() {
   return { lines, log: { debug: (m: string) => lines.push(`debug ${m}`), warn: (m: string) => lines.push(`warn ${m}`) } };
 }
 
-test('watchdog pings follow processed frames: none while frames stall, pings again when they resume, none after stop', { skip }, async () => {
-  underSystemd({ WATCHDOG_USEC: String(WATCHDOG_MS * 1000) });
+test('watchdog pings follow processed frames: none while frames stall, pings again when they resume, none after stop', { skip }, async (t) => {
+  underSystemd(t, { WATCHDOG_USEC: String(WATCHDOG_MS * 1000) });
   const clock = new ManualClock();
   const { lines, log } = recordingLog();
   const notifier = new SystemdNotifier({ log, clock });
@@ -125,8 +130,8 @@ for (const [what, env] of [
   ['without WATCHDOG_USEC (no WatchdogSec=)', {}],
   ['with WATCHDOG_PID naming another process', { WATCHDOG_USEC: String(WATCHDOG_MS * 1000), WATCHDOG_PID: '1' }],
 ] as const) {
-  test(`${what} it notifies but never pings`, { skip }, async () => {
-    underSystemd(env);
+  test(`${what} it notifies but never pings`, { skip }, async (t) => {
+    underSystemd(t, env);
     const clock = new ManualClock();
     const notifier = new SystemdNotifier({ clock });
     notifier.start();
@@ -140,8 +145,8 @@ for (const [what, env] of [
   });
 }
 
-test('a watchdog interval configured at or past WatchdogSec is warned about', { skip }, async () => {
-  underSystemd({ WATCHDOG_USEC: String(WATCHDOG_MS * 1000) });
+test('a watchdog interval configured at or past WatchdogSec is warned about', { skip }, async (t) => {
+  underSystemd(t, { WATCHDOG_USEC: String(WATCHDOG_MS * 1000) });
   const clock = new ManualClock();
   const { lines, log } = recordingLog();
   const notifier = new SystemdNotifier({ log, clock, watchdogIntervalMs: WATCHDOG_MS });
