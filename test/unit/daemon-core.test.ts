@@ -1,7 +1,11 @@
 // The daemon's pure-ish parts without models: the event bus, the schema-driven reload plan, the
-// status LEDs across two doors, and the enrollment burst (bound to its request, silent after stop).
+// status LEDs across two doors, the enrollment burst (bound to its request, silent after stop), and
+// gallery reloads that release what the snapshot they replace holds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EventBus } from '../../src/core/event-bus.js';
 import { reloadPlan } from '../../src/config/reload.js';
 import { ConfigSchema } from '../../src/config/schema.js';
@@ -12,6 +16,7 @@ import { GalleryStore } from '../../src/gallery/gallery-store.js';
 import type { Analysis } from '../../src/vision/face-analyzer.js';
 import type { Embedder } from '../../src/vision/embedder.js';
 import { ManualClock } from '../../src/util/manual-clock.js';
+import type { OrtRowScorer as RowScorerSession } from '../../src/matching/ort-row-scorer.js';
 
 test('a throwing or rejecting subscriber reaches neither the publisher nor the other subscribers', async () => {
   const errors: string[] = [];
@@ -114,4 +119,50 @@ test('a burst with no usable face times out on the clock, not on wall time', asy
   assert.ok(enrollment.capturing);
   clock.advance(1);
   assert.deepEqual(await burst, { kind: 'timeout', trigger: 'button', usable: 0 });
+});
+
+test('gallery reloads release the scorer session each snapshot holds: ten reloads of a large gallery leave two', async () => {
+  const { OrtRowScorer, ORT_SCORER_MIN_ROWS } = await import('../../src/matching/ort-row-scorer.js');
+  const { GalleryService } = await import('../../src/daemon/gallery-service.js');
+  const { createDaemonMetrics } = await import('../../src/daemon/daemon-metrics.js');
+  const { pino } = await import('pino');
+  const { createRng } = await import('../../src/util/rng.js');
+  // Every ONNX scorer session made, until it is released.
+  const live = new Set<object>();
+  const create = OrtRowScorer.create.bind(OrtRowScorer);
+  const release = OrtRowScorer.prototype.release;
+  OrtRowScorer.create = async (vectors, dim) => {
+    const scorer = await create(vectors, dim);
+    live.add(scorer);
+    return scorer;
+  };
+  OrtRowScorer.prototype.release = function (this: RowScorerSession) {
+    live.delete(this);
+    return release.call(this);
+  };
+  const path = join(mkdtempSync(join(tmpdir(), 'facegate-reload-')), 'gallery.db');
+  const model = { id: 'mobilefacenet-fp32', sha256: 'a'.repeat(64) };
+  const rng = createRng(7);
+  const unit = () => {
+    const v = Float32Array.from({ length: 192 }, () => rng.normal());
+    const n = Math.hypot(...v);
+    return v.map((x) => x / n);
+  };
+  const seeded = GalleryStore.open(path);
+  seeded.transaction(() => {
+    for (let p = 0; p * 100 < ORT_SCORER_MIN_ROWS + 100; p++) seeded.addTemplates(seeded.ensurePerson(`p${p}`), model, Array.from({ length: 100 }, () => ({ embedding: unit(), quality: {}, source: 'cli' as const })));
+  });
+  seeded.close();
+  const service = new GalleryService(path, () => GalleryStore.open(path), () => model, new EventBus(), pino({ level: 'silent' }), createDaemonMetrics(), new ManualClock());
+  try {
+    await service.start();
+    assert.ok(service.snapshot.templates >= ORT_SCORER_MIN_ROWS, 'the gallery is not large enough for an ONNX scorer');
+    for (let i = 0; i < 10; i++) await service.reload('test');
+    assert.equal(live.size, 2, 'sessions of replaced snapshots were kept: each reload would grow memory');
+    await service.stop();
+    assert.equal(live.size, 0, 'stop left a scorer session open');
+  } finally {
+    OrtRowScorer.create = create;
+    OrtRowScorer.prototype.release = release;
+  }
 });
