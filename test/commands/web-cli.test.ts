@@ -11,6 +11,7 @@ import { REPO_ROOT } from '../../src/paths.js';
 import { Command } from 'commander';
 import { registerWebCommands } from '../../src/cli/commands/web.js';
 import { UserStore } from '../../src/web/user-store.js';
+import { captureOutput } from '../helpers/cli.js';
 
 /** Runs the command in a pseudo-terminal, typing each answer after its prompt appeared. */
 function inTerminal(command: string, answers: { after: RegExp; type: string }[]): Promise<{ code: number | null; out: string }> {
@@ -49,15 +50,16 @@ test('web user add/remove: password from a prompt without echo or from stdin, us
     }
 
     // In-process (one process start is enough): --password-stdin and the command's own checks.
-    const cli = (args: string[], stdin = '') => {
+    // Its output is captured (kept out of the test report) and returned.
+    const cli = async (args: string[], stdin = '') => {
       const program = new Command().exitOverride();
       registerWebCommands(program, Readable.from([Buffer.from(stdin)]));
-      return program.parseAsync(['web', 'user', ...args, '--config', config], { from: 'user' });
+      return (await captureOutput(() => program.parseAsync(['web', 'user', ...args, '--config', config], { from: 'user' }))).stderr;
     };
-    await cli(['add', 'ops', '--password-stdin'], 'ops-password-123\nignored second line\n');
+    assert.match(await cli(['add', 'ops', '--password-stdin'], 'ops-password-123\nignored second line\n'), /^web user ops \(viewer\) added to .*web-users\.json\n$/);
     assert.ok(await users.verify('ops', 'ops-password-123'));
     assert.equal(users.get('ops')!.role, 'viewer', 'viewer unless --role admin');
-    await cli(['passwd', 'ops', '--password-stdin'], 'ops-password-456\n');
+    assert.equal(await cli(['passwd', 'ops', '--password-stdin'], 'ops-password-456\n'), 'password of ops changed\n');
     assert.equal(await users.verify('ops', 'ops-password-123'), null);
     assert.ok(await users.verify('ops', 'ops-password-456'));
     await assert.rejects(cli(['add', 'ops', '--password-stdin'], 'another-password\n'), /web user "ops" already exists/);
@@ -69,7 +71,7 @@ test('web user add/remove: password from a prompt without echo or from stdin, us
     assert.equal((statSync(usersPath).mode & 0o777).toString(8), '600');
     assert.ok(!JSON.stringify(users.list()).includes('scrypt$'), 'the list carries no hashes');
 
-    await cli(['remove', 'ops']);
+    assert.equal(await cli(['remove', 'ops']), 'web user ops removed\n');
     await assert.rejects(cli(['remove', 'ops']), /no web user "ops"/);
     assert.equal(new UserStore(usersPath).get('ops'), undefined);
   } finally {

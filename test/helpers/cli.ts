@@ -38,12 +38,18 @@ let queue: Promise<unknown> = Promise.resolve();
 
 /** Runs one command line; calls are serialised (they share process.exitCode). */
 export function cliInProcess(args: string[]): Promise<CliResult> {
-  install();
   const run = queue.then(async () => {
-    const capture = { out: [] as string[], err: [] as string[] };
-    const code = await context.run(capture, () => runCli(args));
-    return { code, stdout: capture.out.join(''), stderr: capture.err.join('') };
+    const { result: code, stdout, stderr } = await captureOutput(() => runCli(args));
+    return { code, stdout, stderr };
   });
   queue = run.catch(() => undefined);
   return run;
+}
+
+/** What `fn` (and everything it starts) writes to stdout and stderr, kept from the test report. A throw passes through. */
+export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: T; stdout: string; stderr: string }> {
+  install();
+  const capture = { out: [] as string[], err: [] as string[] };
+  const result = await context.run(capture, fn);
+  return { result, stdout: capture.out.join(''), stderr: capture.err.join('') };
 }
