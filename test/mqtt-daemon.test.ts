@@ -15,7 +15,8 @@ import { EnrollmentPayload, LastPersonPayload, RecognitionPayload, ResponsePaylo
 import { signRequest } from '../src/mqtt/signing.js';
 import { Mosquitto } from './helpers/mosquitto.js';
 import { Recorder } from './helpers/mqtt-recorder.js';
-import { enrollPhotos, folderConfig, spawnDaemon, waitUntil } from './helpers/daemon.js';
+import { enrollPhotos, folderConfig, spawnDaemon } from './helpers/daemon.js';
+import { waitUntil } from './helpers/wait.js';
 import { cliInProcess } from './helpers/cli.js';
 import { requireModels, samplePhotos } from './helpers/models.js';
 

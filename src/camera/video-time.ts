@@ -5,11 +5,11 @@
 // live, and a run takes as long as the inference does, not as long as the video.
 import { EventEmitter } from 'node:events';
 import { createFrameSource, type Frame, type FrameSource, type FrameSourceEvents, type FrameSourceStats, type ReaderFrameSource } from './frame-source.js';
-import type { SourceFactory } from '../daemon/camera.js';
+import type { CameraConfig } from './camera-config.js';
 import type { ManualClock } from '../util/manual-clock.js';
 
 /** The daemon's camera in video time on `clock` (the daemon must run on the same clock). */
-export function videoTimeSources(clock: ManualClock): SourceFactory {
+export function videoTimeSources(clock: ManualClock): (cfg: CameraConfig, log: (line: string) => void) => VideoTimeSource {
   // Unpaced: the source reads a frame only once the last one was taken; the clock does the pacing.
   return (cfg, log) => new VideoTimeSource(createFrameSource({ ...cfg, realtime: false }, log, clock), clock);
 }

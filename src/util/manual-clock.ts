@@ -1,6 +1,6 @@
 // A clock that only moves when told to: timers fire in due order, each at its due time. Tests drive
-// it instead of waiting on wall-clock windows; the fast demo runs the
-// daemon on it in video time, advanced one frame period per frame.
+// it instead of waiting on wall-clock windows; `facegate demo --fast` runs the daemon on it in
+// video time, advanced one frame period per frame (src/camera/video-time.ts).
 import type { Clock, TimerHandle } from './clock.js';
 
 interface Timer {

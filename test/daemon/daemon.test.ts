@@ -10,7 +10,8 @@ import { FRANCK_FRAMES } from '../../src/fixtures/sample-photos.js';
 import { createRequire } from 'node:module';
 import { FakeSystemd, type Datagram } from '../helpers/fake-systemd.js';
 import { requireModels, samplePhotos } from '../helpers/models.js';
-import { folderConfig, startDaemon, waitUntil } from '../helpers/daemon.js';
+import { folderConfig, startDaemon } from '../helpers/daemon.js';
+import { waitUntil } from '../helpers/wait.js';
 import { cliInProcess } from '../helpers/cli.js';
 import { ManualClock } from '../../src/util/manual-clock.js';
 

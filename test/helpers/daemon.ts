@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../../src/paths.js';
+import { waitUntil } from './wait.js';
 import { MODELS_DIR } from './models.js';
 import { ScriptedCamera, type ScriptedFrame } from './scripted-camera.js';
 import { createFrameSource } from '../../src/camera/frame-source.js';
@@ -52,18 +53,6 @@ export function spawnDaemon(config: string, env: Record<string, string> = {}) {
   };
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, logs, waitFor, exited };
-}
-
-/**
- * Resolves once `ok()` holds, polling; for what arrives by real I/O (a socket, a child process).
- * The timeout only turns a hang into a failure with a message: nothing passes by waiting it out.
- */
-export async function waitUntil(what: string, ok: () => boolean, timeoutMs = 30_000, context: () => string = () => ''): Promise<void> {
-  const start = Date.now();
-  while (!ok()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}${context() ? `:\n${context()}` : ''}`);
-    await sleep(10);
-  }
 }
 
 export interface StartOptions {
@@ -118,7 +107,7 @@ export async function startDaemon(dir: string, opts: StartOptions = {}) {
   // The folder camera is wrapped only where a test needs the count: any frameSource makes the
   // daemon's preflight skip its camera checks.
   const counting: SourceFactory = (cfg, l, c) => {
-    const source = camera ?? (clock ? videoTimeSources(clock)(cfg, l, c) : createFrameSource(cfg, l, c));
+    const source = camera ?? (clock ? videoTimeSources(clock)(cfg, l) : createFrameSource(cfg, l, c));
     const next = source.next.bind(source);
     source.next = async () => {
       const frame = await next();

@@ -1,7 +1,7 @@
 // A test subscriber: records every message (topic, payload, retain flag, arrival time) and waits
 // for the ones a test expects; sends requests and waits for the response with their transaction.
-import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { waitUntil } from './wait.js';
 
 export interface Recorded {
   topic: string;
@@ -40,15 +40,7 @@ export class Recorder {
   async flush(): Promise<void> {
     const n = this.flushed + 1;
     await this.client.publishAsync(this.flushTopic, String(n), { qos: 1 });
-    await this.waitUntilFlushed(n);
-  }
-
-  private async waitUntilFlushed(n: number): Promise<void> {
-    const deadline = Date.now() + 15_000;
-    while (this.flushed < n) {
-      if (Date.now() > deadline) throw new Error('the broker did not return a flush message within 15 s');
-      await sleep(5);
-    }
+    await waitUntil('the flush message back from the broker', () => this.flushed >= n, 15_000);
   }
 
   on(topic: string, from = 0): Recorded[] {
@@ -56,13 +48,10 @@ export class Recorder {
   }
 
   async waitFor(what: string, match: (m: Recorded) => boolean, opts: { from?: number; timeoutMs?: number } = {}): Promise<Recorded> {
-    const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
-    for (;;) {
-      const hit = this.messages.slice(opts.from ?? 0).find(match);
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no ${what} within ${opts.timeoutMs ?? 15_000} ms; got:\n${this.messages.map((m) => `${m.topic} ${m.payload.slice(0, 160)}`).join('\n')}`);
-      await sleep(20);
-    }
+    let hit: Recorded | undefined;
+    const timeoutMs = opts.timeoutMs ?? 15_000;
+    await waitUntil(what, () => (hit = this.messages.slice(opts.from ?? 0).find(match)) !== undefined, timeoutMs, () => `got:\n${this.messages.map((m) => `${m.topic} ${m.payload.slice(0, 160)}`).join('\n')}`);
+    return hit!;
   }
 
   /** Publishes a request and returns the response carrying its transaction (requests must have one). */
